@@ -1,0 +1,33 @@
+# Every target installs what it needs: a fresh machine needs only python3 (3.11).
+export UV_PYTHON_DOWNLOADS := never
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+
+.PHONY: setup demo test lint typecheck sync status clean
+
+setup:
+	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	@$(UV) sync --frozen --quiet
+
+demo: setup
+	$(UV) run callsync demo
+
+test: setup
+	$(UV) run pytest -q
+	$(UV) run ruff check .
+	$(UV) run mypy
+
+lint: setup
+	$(UV) run ruff check .
+
+typecheck: setup
+	$(UV) run mypy
+
+sync: setup
+	$(UV) run callsync sync
+
+status: setup
+	$(UV) run callsync status
+
+clean:
+	rm -rf data/demo.duckdb data/.demo.dlt .pytest_cache .mypy_cache .ruff_cache

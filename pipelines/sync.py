@@ -1,0 +1,213 @@
+"""`callsync sync`: extract + load each provider with dlt, then build the models.
+
+One dlt pipeline per provider (`callsync_<slug>`, dataset `raw_<slug>`) into one DuckDB
+file. dlt keeps its state in the warehouse, so a lost working folder resumes from there.
+A provider that fails is reported and the others still load.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import dlt
+import duckdb
+from dlt.common.configuration.exceptions import ConfigFieldMissingException
+
+from pipelines import transform
+from pipelines.lock import WarehouseLock
+from pipelines.warehouse import pipelines_dir
+from sources import PROVIDERS, Provider, all_raw_columns
+from sources._config import where
+from sources._http import ConfigError, Meter, ProviderError
+
+log = logging.getLogger("callsync.sync")
+
+
+@dataclass
+class ProviderResult:
+    """One provider's part of a sync, as the summary prints it."""
+
+    slug: str
+    ok: bool = False
+    error: str | None = None
+    pages: int = 0
+    requests: int = 0
+    records: int = 0
+    new: int = 0
+    updated: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class SyncResult:
+    providers: list[ProviderResult] = field(default_factory=list)
+    rejected: dict[str, int] = field(default_factory=dict)
+    unknown: dict[str, int] = field(default_factory=dict)
+    build_seconds: float = 0.0
+    build_error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(p.ok for p in self.providers) and self.build_error is None
+
+
+def is_configured(provider: Provider, overrides: Mapping[str, Any] | None = None) -> bool:
+    """A provider is synced when one full set of its secret keys is configured."""
+    given = overrides or {}
+    for keys in provider.secret_keys:
+        if all(given.get(k) or dlt.secrets.get(f"sources.{provider.slug}.{k}") for k in keys):
+            return True
+    return False
+
+
+def select(names: Sequence[str], overrides: Mapping[str, Mapping[str, Any]]) -> list[Provider]:
+    """The providers to sync: those named (each must exist), else every configured one."""
+    unknown = [n for n in names if n not in PROVIDERS]
+    if unknown:
+        raise ConfigError("callsync", f"unknown source {unknown[0]!r}; known: "
+                          f"{', '.join(PROVIDERS)}")
+    if names:
+        return [PROVIDERS[n] for n in dict.fromkeys(names)]
+    chosen = [p for p in PROVIDERS.values() if is_configured(p, overrides.get(p.slug))]
+    if not chosen:
+        first = next(iter(PROVIDERS.values()))
+        raise ConfigError("callsync", "no provider is configured: set a provider's secret, "
+                          f"e.g. {where(first.slug, first.secret_keys[0][0])}")
+    return chosen
+
+
+def run(
+    warehouse: Path,
+    names: Sequence[str] = (),
+    start: datetime | None = None,
+    end: datetime | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> SyncResult:
+    """Sync the chosen providers into `warehouse`, then build the models.
+
+    Args:
+        warehouse: The DuckDB file.
+        names: Providers to sync; empty means every configured one.
+        start: Backfill window start (with `end`, or up to now); the cursor does not move.
+        end: Backfill window end, exclusive.
+        overrides: Per provider, source arguments that win over dlt config (the demo's).
+    """
+    overrides = overrides or {}
+    chosen = select(names, overrides)
+    result = SyncResult()
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    with WarehouseLock(warehouse):
+        sources = {}
+        for provider in chosen:  # every configuration error before any request
+            outcome = ProviderResult(provider.slug)
+            result.providers.append(outcome)
+            try:
+                sources[provider.slug] = _make_source(provider, overrides, start, end)
+            except ProviderError as exc:
+                outcome.error = str(exc)
+        for outcome in result.providers:
+            if outcome.slug in sources:
+                _load(warehouse, sources[outcome.slug], outcome)
+        _build(warehouse, result)
+    return result
+
+
+def _make_source(
+    provider: Provider, overrides: Mapping[str, Mapping[str, Any]],
+    start: datetime | None, end: datetime | None,
+) -> tuple[Any, Meter]:
+    meter = Meter()
+    kwargs: dict[str, Any] = dict(overrides.get(provider.slug, {}))
+    kwargs["meter"] = meter
+    if start is not None or end is not None:
+        if start is None:
+            raise ConfigError(provider.slug, "--end needs --start")
+        kwargs["backfill"] = (start, end)
+    try:
+        return provider.source(**kwargs), meter
+    except ConfigFieldMissingException as exc:
+        raise ConfigError(provider.slug, _missing_message(provider.slug, exc)) from None
+    except Exception as exc:
+        found = _provider_error(exc)
+        if found is not None:
+            raise found from None
+        raise
+
+
+def _missing_message(slug: str, exc: ConfigFieldMissingException) -> str:
+    keys = list(exc.fields)
+    return "missing " + " and ".join(where(slug, k) for k in keys) + \
+        " (.dlt/secrets.toml or .dlt/config.toml, section [sources." + slug + "])"
+
+
+def _provider_error(exc: BaseException) -> ProviderError | None:
+    """The `ProviderError` inside dlt's wrapping exceptions, if there is one."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ProviderError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _load(warehouse: Path, made: tuple[Any, Meter], outcome: ProviderResult) -> None:
+    source, meter = made
+    began = time.monotonic()
+    pipeline = dlt.pipeline(
+        pipeline_name=f"callsync_{outcome.slug}",
+        destination=dlt.destinations.duckdb(str(warehouse)),
+        dataset_name=f"raw_{outcome.slug}",
+        pipelines_dir=str(pipelines_dir(warehouse)),
+    )
+    try:
+        pipeline.run(source)
+        outcome.ok = True
+    except Exception as exc:
+        found = _provider_error(exc)
+        outcome.error = str(found) if found else f"{outcome.slug}: {_one_line(exc)}"
+        log.debug("%s failed", outcome.slug, exc_info=True)
+    finally:
+        outcome.pages, outcome.requests = meter.pages, meter.requests
+        outcome.seconds = time.monotonic() - began
+        trace = pipeline.last_trace
+        normalize = trace.last_normalize_info if trace else None
+        if normalize is not None:
+            counts = normalize.row_counts
+            outcome.records = sum(n for t, n in counts.items() if not t.startswith("_dlt"))
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
+
+
+def _build(warehouse: Path, result: SyncResult) -> None:
+    began = time.monotonic()
+    try:
+        with duckdb.connect(str(warehouse)) as con:
+            report = transform.build(con, all_raw_columns(), incremental=True)
+            for outcome in result.providers:
+                outcome.new = report.new.get(outcome.slug, 0)
+                outcome.updated = report.updated.get(outcome.slug, 0)
+            result.rejected, result.unknown = quality(con)
+    except duckdb.Error as exc:
+        result.build_error = f"building the models failed: {_one_line(exc)}"
+    result.build_seconds = time.monotonic() - began
+
+
+def quality(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, int], dict[str, int]]:
+    """Per provider: rows in `calls_rejected`, and `calls` rows with an `unknown` value."""
+    rejected = dict(con.execute(
+        "select provider, count(*) from calls_rejected group by 1").fetchall())
+    unknown = dict(con.execute(
+        "select provider, count(*) from calls where status = 'unknown' "
+        "or direction = 'unknown' group by 1").fetchall())
+    return rejected, unknown

@@ -1,0 +1,22 @@
+"""A faithful local fake of every provider's API, served over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from simulator.bland import BlandSim
+from simulator.server import Simulator
+
+PROVIDERS: dict[str, type[Any]] = {"bland": BlandSim}
+
+
+def build(seed: int = 7, size: int = 200, now: datetime | None = None) -> Simulator:
+    """A simulator with every provider registered (not started)."""
+    sim = Simulator()
+    for slug, cls in PROVIDERS.items():
+        kwargs: dict[str, Any] = {"seed": seed, "size": size}
+        if now is not None:
+            kwargs["now"] = now
+        sim.add_provider(slug, cls(**kwargs))
+    return sim

@@ -1,0 +1,203 @@
+"""Loopback HTTP core of the provider simulator.
+
+One `Simulator` serves every provider module on one free port of 127.0.0.1. A provider
+module registers routes (method + path pattern) and holds its own seeded data; the core
+does the socket, the request log, fault injection (`fail_next`) and JSON responses.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import orjson
+
+log = logging.getLogger(__name__)
+
+LOOPBACK = "127.0.0.1"
+
+
+@dataclass
+class Request:
+    """One request as the simulator received it."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    provider: str = ""
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None
+
+    def encode(self) -> bytes:
+        if self.raw is not None:
+            return self.raw
+        if isinstance(self.body, str):
+            return self.body.encode()
+        return orjson.dumps(self.body)
+
+
+Handler = Callable[[Request, dict[str, str]], Response]
+
+
+@dataclass
+class Route:
+    provider: str
+    method: str
+    pattern: re.Pattern[str]
+    handler: Handler
+
+
+class Simulator:
+    """A threaded HTTP server on loopback that routes to provider modules."""
+
+    def __init__(self) -> None:
+        self.routes: list[Route] = []
+        self.requests: list[Request] = []
+        self.providers: dict[str, Any] = {}
+        self._faults: list[tuple[str | None, Response]] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- wiring ------------------------------------------------------------
+    def add_provider(self, slug: str, provider: Any) -> Any:
+        """Register a provider module's object: it adds its routes through `route`."""
+        self.providers[slug] = provider
+        provider.register(self)
+        return provider
+
+    def route(self, provider: str, method: str, path: str, handler: Handler) -> None:
+        """Serve `method path` (`{name}` segments become path parameters)."""
+        regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path.rstrip("/"))
+        self.routes.append(Route(provider, method, re.compile(f"^{regex}/?$"), handler))
+
+    # -- running -----------------------------------------------------------
+    def start(self, port: int = 0) -> Simulator:
+        sim = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                sim._serve(self, "GET")
+
+            def do_POST(self) -> None:  # noqa: N802
+                sim._serve(self, "POST")
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                return  # the request log is `Simulator.requests`, not stderr
+
+        self._server = ThreadingHTTPServer((LOOPBACK, port), _Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> Simulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "simulator not started"
+        return f"http://{LOOPBACK}:{self._server.server_address[1]}"
+
+    # -- test helpers ------------------------------------------------------
+    def fail_next(
+        self, status: int, provider: str | None = None, body: Any = None, times: int = 1,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer the next `times` requests (of `provider`, or any) with `status`."""
+        response = Response(status, body if body is not None else {"error": "injected"},
+                            headers or {})
+        with self._lock:
+            self._faults.extend([(provider, response)] * times)
+
+    def requests_for(self, provider: str, path_contains: str = "") -> list[Request]:
+        with self._lock:
+            return [r for r in self.requests
+                    if r.provider == provider and path_contains in r.path]
+
+    def clear_log(self) -> None:
+        with self._lock:
+            self.requests.clear()
+
+    # -- serving -----------------------------------------------------------
+    def _match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        for route in self.routes:
+            m = route.pattern.match(path.rstrip("/") or "/")
+            if route.method == method and m:
+                return route, m.groupdict()
+        return None
+
+    def _take_fault(self, provider: str) -> Response | None:
+        with self._lock:
+            for i, (who, response) in enumerate(self._faults):
+                if who is None or who == provider:
+                    del self._faults[i]
+                    return response
+        return None
+
+    def _serve(self, http: BaseHTTPRequestHandler, method: str) -> None:
+        parts = urlsplit(http.path)
+        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        headers = {k.lower(): v for k, v in http.headers.items()}
+        length = int(headers.get("content-length") or 0)
+        body = http.rfile.read(length) if length else b""
+        if body and headers.get("content-type", "").startswith("application/x-www-form"):
+            query.update({k: v[-1] for k, v in parse_qs(body.decode()).items()})
+        request = Request(method, parts.path, query, headers)
+        found = self._match(method, parts.path)
+        if found is None:
+            response = Response(404, {"error": "not found", "path": parts.path})
+        else:
+            route, params = found
+            request.provider = route.provider
+            response = self._take_fault(route.provider) or route.handler(request, params)
+        with self._lock:
+            self.requests.append(request)
+        payload = response.encode()
+        http.send_response(response.status)
+        content_type = "application/json" if response.raw is None and not isinstance(
+            response.body, str) else "text/plain"
+        http.send_header("Content-Type", response.headers.pop("Content-Type", content_type))
+        for name, value in response.headers.items():
+            http.send_header(name, value)
+        http.send_header("Content-Length", str(len(payload)))
+        http.end_headers()
+        http.wfile.write(payload)
+
+
+def query_int(request: Request, name: str, default: int) -> int | None:
+    """An integer query parameter, `default` when absent, None when not an integer."""
+    value = request.query.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        return None

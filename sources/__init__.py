@@ -1,0 +1,43 @@
+"""The provider registry: every provider callsync syncs, by slug."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from sources import bland
+from sources.bland import settings as bland_settings
+
+
+@dataclass(frozen=True)
+class Provider:
+    """A provider's source function and the facts the pipeline needs about it."""
+
+    slug: str
+    source: Callable[..., Any]
+    settings: ModuleType
+
+    @property
+    def secret_keys(self) -> tuple[tuple[str, ...], ...]:
+        """Alternative sets of secret keys; any one set configured means "sync it"."""
+        return self.settings.SECRET_KEYS  # type: ignore[no-any-return]
+
+    def raw_columns(self) -> dict[str, str]:
+        """`raw_<slug>.<table>` -> a typed, empty select list standing in for the table."""
+        tables: Mapping[str, Mapping[str, str]] = self.settings.RAW_COLUMNS
+        return {
+            f"raw_{self.slug}.{table}": ", ".join(
+                f'cast(null as {kind}) as "{name}"' for name, kind in columns.items())
+            for table, columns in tables.items()
+        }
+
+
+PROVIDERS: dict[str, Provider] = {
+    "bland": Provider("bland", bland.bland_source, bland_settings),
+}
+
+
+def all_raw_columns() -> dict[str, str]:
+    return {k: v for p in PROVIDERS.values() for k, v in p.raw_columns().items()}

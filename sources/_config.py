@@ -1,0 +1,60 @@
+"""Checks of configuration shared by every source, each failing with the key to fix."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+from sources._http import ConfigError
+from sources._time import parse_bound
+
+DEFAULT_LOOKBACK_SECONDS = 3600
+DEFAULT_START_DAYS = 30
+
+
+def where(slug: str, key: str) -> str:
+    """`sources.<slug>.<key> (env SOURCES__<SLUG>__<KEY>)`: how a message names a key."""
+    return f"sources.{slug}.{key} (env SOURCES__{slug.upper()}__{key.upper()})"
+
+
+def check_base_url(slug: str, base_url: object) -> str:
+    parts = urlsplit(str(base_url or ""))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(slug, f"{where(slug, 'base_url')}: {base_url!r} is not an "
+                          "http(s) URL with a host")
+    return str(base_url)
+
+
+def check_start_date(slug: str, start_date: object) -> datetime:
+    """The configured `start_date` as aware UTC; default 30 days ago, at midnight."""
+    if start_date is None or start_date == "":
+        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        return today - timedelta(days=DEFAULT_START_DAYS)
+    try:
+        parsed = parse_bound(start_date)
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise ConfigError(slug, f"{where(slug, 'start_date')}: {start_date!r} is not an ISO "
+                          "date or datetime (e.g. 2026-01-31 or 2026-01-31T08:00:00Z)")
+    return parsed
+
+
+def check_lookback(slug: str, lookback: object) -> int:
+    if lookback is None or lookback == "":
+        return DEFAULT_LOOKBACK_SECONDS
+    try:
+        seconds = int(str(lookback))
+    except ValueError:
+        seconds = -1
+    if seconds < 0:
+        raise ConfigError(slug, f"{where(slug, 'lookback')}: {lookback!r} is not a whole "
+                          "number of seconds >= 0")
+    return seconds
+
+
+def check_secret(slug: str, key: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(slug, f"set {where(slug, key)} in .dlt/secrets.toml or the "
+                          "environment")
+    return value.strip()

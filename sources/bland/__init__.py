@@ -1,0 +1,106 @@
+"""Bland AI: SIP call logs (one partition per configured phone number) and SIP config.
+
+`sip_calls` is incremental on `started_at` (newest-first pages, so the walk stops at the
+first page older than the cursor minus `lookback`) and appends raw history that staging
+deduplicates on `call_id`. `sip_configs` is replaced on every sync, credentials dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+import dlt
+import pyarrow as pa
+from dlt.sources import DltResource
+
+from sources._config import check_base_url, check_lookback, check_secret, check_start_date
+from sources._http import Meter, RetryPolicy
+from sources._secrets import drop_credentials
+from sources.bland import settings
+from sources.bland.client import BlandClient, calls_table, check_phone_numbers, connect
+
+SLUG = "bland"
+DLT_TYPES: dict[str, Any] = {"varchar": "text", "timestamptz": "timestamp", "json": "json"}
+
+
+@dlt.source(name=SLUG, section=SLUG, max_table_nesting=0)
+def bland_source(
+    api_key: str = dlt.secrets.value,
+    phone_numbers: list[str] = dlt.config.value,
+    base_url: str = settings.DEFAULT_BASE_URL,
+    start_date: Any = None,
+    lookback: int | None = None,
+    page_size: int = settings.PAGE_SIZE,
+    backfill: tuple[datetime, datetime | None] | None = None,
+    retry: RetryPolicy | None = None,
+    meter: Meter | None = None,
+) -> Sequence[DltResource]:
+    """Bland's SIP call logs and SIP configuration.
+
+    Args:
+        api_key: Bland API key, sent as the bare `authorization` header.
+        phone_numbers: E.164 numbers whose SIP logs and config are loaded.
+        base_url: API root, `https://api.bland.ai` unless pointed at a simulator.
+        start_date: Where the first sync begins (ISO date or datetime). Default 30 days ago.
+        lookback: Seconds re-read behind the cursor on every sync. Default 3600.
+        page_size: Records per page requested.
+        backfill: `(start, end)` window to reload without moving the cursor.
+        retry: Retry, timeout and rate-cap policy of the HTTP session.
+        meter: Counts pages and requests for the sync summary.
+
+    Returns:
+        One `sip_calls` resource per phone number, and `sip_configs`.
+    """
+    key = check_secret(SLUG, "api_key", api_key)
+    numbers = check_phone_numbers(phone_numbers)
+    url = check_base_url(SLUG, base_url)
+    start = check_start_date(SLUG, start_date)
+    lag = check_lookback(SLUG, lookback)
+    client = BlandClient(connect(key, url, retry, meter), page_size=int(page_size))
+    resources = [_sip_calls(client, number, start, lag, backfill) for number in numbers]
+    resources.append(sip_configs(client, numbers))
+    return resources
+
+
+def _sip_calls(
+    client: BlandClient, phone_number: str, start: datetime, lag: int,
+    backfill: tuple[datetime, datetime | None] | None,
+) -> DltResource:
+    """The `sip_calls` resource of one phone number (its own cursor in dlt state)."""
+    if backfill:
+        cursor = dlt.sources.incremental(
+            settings.CURSOR_FIELD, initial_value=backfill[0], end_value=backfill[1],
+            row_order="desc", on_cursor_value_missing="include",
+            primary_key=settings.ID_FIELD)
+    else:
+        cursor = dlt.sources.incremental(
+            settings.CURSOR_FIELD, initial_value=start, lag=lag, row_order="desc",
+            on_cursor_value_missing="include", primary_key=settings.ID_FIELD)
+    resource = dlt.resource(
+        sip_calls, name=f"sip_calls_{phone_number.lstrip('+')}", table_name="sip_calls",
+        write_disposition="append",
+    )(client, phone_number)
+    resource.apply_hints(incremental=cursor)
+    return resource
+
+
+def sip_calls(client: BlandClient, phone_number: str) -> Iterator[pa.Table]:
+    """One phone number's SIP call log, page by page, newest first."""
+    for records in client.sip_call_pages(phone_number):
+        yield calls_table(records, phone_number)
+
+
+@dlt.resource(
+    name="sip_configs", write_disposition="replace",
+    columns={name: {"data_type": DLT_TYPES[kind], "nullable": True}
+             for name, kind in settings.RAW_COLUMNS["sip_configs"].items()},
+)
+def sip_configs(client: BlandClient, phone_numbers: list[str]) -> Iterator[dict[str, Any]]:
+    """One row per phone number and configured direction; credential keys never kept."""
+    for number in phone_numbers:
+        for direction, config in client.sip_config(number).items():
+            if isinstance(config, dict):
+                yield drop_credentials({**config, "phone_number": number,
+                                        "direction": config.get("direction") or direction})

@@ -1,0 +1,22 @@
+"""Bland AI constants: paths, page size, cursor, defaults."""
+
+DEFAULT_BASE_URL = "https://api.bland.ai"
+CALLS_PATH = "v1/sip/calls"
+CONFIG_PATH = "v1/sip"
+PAGE_SIZE = 100  # the API's default is 50 and it documents no maximum
+CURSOR_FIELD = "started_at"
+ID_FIELD = "call_id"
+SECRET_KEYS = (("api_key",),)  # any one tuple of keys configured means "sync Bland"
+REQUIRED_CONFIG = ("phone_numbers",)
+# raw tables and the columns staging reads (an empty stand-in is built from these
+# while a table does not exist yet; they are also dlt column hints)
+RAW_COLUMNS = {
+    "sip_calls": {
+        "call_id": "varchar", "started_at": "timestamptz", "account_id": "varchar",
+        "record": "varchar", "fetched_at": "timestamptz",
+    },
+    "sip_configs": {
+        "phone_number": "varchar", "direction": "varchar", "sip_endpoint": "varchar",
+        "options": "json", "created_at": "timestamptz", "updated_at": "timestamptz",
+    },
+}

@@ -1,0 +1,80 @@
+-- Shared expressions of the warehouse contract (DuckDB macros: this folder is the adapter
+-- a Postgres port replaces with functions). Inputs are text as extracted from raw JSON.
+
+-- status and direction vocabularies: case-insensitive, ignoring '-', '_' and spaces
+create or replace macro staging.token(value) as
+    lower(regexp_replace(trim(value), '[-_ ]', '', 'g'));
+
+-- timestamps: ISO 8601 with Z or an offset (fractions to ns), epoch s or ms (>= 10^11 is
+-- ms), zone-less is UTC; the epoch itself and all-zero dates are null
+create or replace macro staging.epoch_ts(number) as
+    case
+        when number is null or number = 0 then null
+        when abs(number) >= 100000000000 then to_timestamp(number / 1000)
+        else to_timestamp(number)
+    end;
+
+create or replace macro staging.ts(value) as
+    nullif(
+        case
+            when value is null or trim(value) = '' or trim(value) like '0000-00-00%' then null
+            when regexp_full_match(trim(value), '-?[0-9]+(\.[0-9]+)?')
+                then staging.epoch_ts(try_cast(trim(value) as double))
+            else try_cast(trim(value) as timestamptz)
+        end,
+        timestamptz '1970-01-01 00:00:00+00'
+    );
+
+-- durations: integers and numeric strings are seconds (floats rounded down);
+-- 'H:MM:SS', 'HH:MM:SS', 'MM:SS' and 'D day(s), H:MM:SS' are converted; else null
+create or replace macro staging.duration(value) as
+    case
+        when value is null or trim(value) = '' then null
+        when regexp_full_match(trim(value), '[0-9]+(\.[0-9]+)?')
+            then cast(floor(cast(trim(value) as double)) as integer)
+        when regexp_full_match(trim(value), '([0-9]+) days?, ([0-9]+):([0-9]{2}):([0-9]{2})(\.[0-9]+)?')
+            then cast(regexp_extract(trim(value), '^([0-9]+)', 1) as integer) * 86400
+                + cast(regexp_extract(trim(value), ', ([0-9]+):', 1) as integer) * 3600
+                + cast(regexp_extract(trim(value), ':([0-9]{2}):', 1) as integer) * 60
+                + cast(regexp_extract(trim(value), ':([0-9]{2})(\.[0-9]+)?$', 1) as integer)
+        when regexp_full_match(trim(value), '[0-9]+:[0-9]{2}:[0-9]{2}(\.[0-9]+)?')
+            then cast(split_part(trim(value), ':', 1) as integer) * 3600
+                + cast(split_part(trim(value), ':', 2) as integer) * 60
+                + cast(floor(cast(split_part(trim(value), ':', 3) as double)) as integer)
+        when regexp_full_match(trim(value), '[0-9]+:[0-9]{2}(\.[0-9]+)?')
+            then cast(split_part(trim(value), ':', 1) as integer) * 60
+                + cast(floor(cast(split_part(trim(value), ':', 2) as double)) as integer)
+    end;
+
+-- E.164 where the input can be read as one: spaces, dots, dashes and brackets removed,
+-- a leading 00 read as +, 11 to 15 bare digits given a +; anything else as given
+create or replace macro staging.e164_clean(value) as
+    regexp_replace(regexp_replace(trim(value), '[ .()\-]', '', 'g'), '^00', '+');
+
+create or replace macro staging.e164(value) as
+    case
+        when value is null then null
+        when regexp_full_match(staging.e164_clean(value), '\+[1-9][0-9]{6,14}')
+            then staging.e164_clean(value)
+        when regexp_full_match(staging.e164_clean(value), '[1-9][0-9]{10,14}')
+            then '+' || staging.e164_clean(value)
+        else value
+    end;
+
+-- SIP final response code to the contract's status (Bland, jambonz recent calls)
+create or replace macro staging.sip_status(code) as
+    case
+        when code is null then 'unknown'
+        when code = 200 then 'completed'
+        when code in (486, 600, 603) then 'busy'
+        when code in (408, 480) then 'no_answer'
+        when code = 487 then 'canceled'
+        when code between 100 and 199 then 'in_progress'
+        when code >= 300 then 'failed'
+        else 'unknown'
+    end;
+
+-- whole seconds between two timestamps, rounded down, never negative
+create or replace macro staging.seconds_between(a, b) as
+    case when a is not null and b is not null and b >= a
+        then cast(floor(epoch(b) - epoch(a)) as integer) end;
