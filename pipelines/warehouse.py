@@ -12,7 +12,7 @@ DEMO_WAREHOUSE = Path("data/demo.duckdb")
 
 def warehouse_path() -> Path:
     """The DuckDB file: `DESTINATION__DUCKDB__CREDENTIALS`, else `data/calls.duckdb`."""
-    configured = dlt.config.get("destination.duckdb.credentials")
+    configured: object = dlt.config.get("destination.duckdb.credentials")
     if isinstance(configured, str) and configured and configured != ":memory:":
         return Path(configured.removeprefix("duckdb:///"))
     return DEFAULT_WAREHOUSE

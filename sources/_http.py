@@ -16,7 +16,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -59,7 +59,7 @@ class HostBoundAuth(httpx.Auth):
         values |= {part for v in self._headers.values() for part in v.split()}
         return [v for v in values if len(v) >= 6]
 
-    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         if _origin(str(request.url)) == self._origin:
             request.headers.update(self._headers)
         yield request
