@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 import pyarrow as pa
 
 from sources._http import ConfigError, HostBoundAuth, Http, Meter, ProviderError, RetryPolicy
-from sources._time import parse_timestamp
+from sources._pages import raw_calls_table, walk
 from sources.bland import settings
 
 SLUG = "bland"
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-CALLS_SCHEMA = pa.schema([
-    ("call_id", pa.string()),
-    ("started_at", pa.timestamp("us", tz="UTC")),
-    ("account_id", pa.string()),
-    ("record", pa.string()),
-    ("fetched_at", pa.timestamp("us", tz="UTC")),
-])
 
 
 class BeforeCursorPaginator:
@@ -36,15 +27,16 @@ class BeforeCursorPaginator:
     def init_request(self, params: dict[str, Any]) -> None:
         params["limit"] = self.limit
 
-    def update_state(self, records: list[Any]) -> None:
+    def update_state(self, body: Any, records: list[Any]) -> None:
         ids = [r.get("call_id") for r in records if isinstance(r, dict) and r.get("call_id")]
         if len(records) < self.limit or not ids:
             self.has_next_page = False
         else:
             self._before = str(ids[-1])
 
-    def update_request(self, params: dict[str, Any]) -> None:
+    def update_request(self, params: dict[str, Any]) -> str | None:
         params["before"] = self._before
+        return None
 
 
 class BlandClient:
@@ -56,18 +48,8 @@ class BlandClient:
 
     def sip_call_pages(self, phone_number: str) -> Iterator[list[Any]]:
         """Pages of one number's SIP call log, newest first, as the API returns them."""
-        paginator = BeforeCursorPaginator(self.page_size)
-        params: dict[str, Any] = {"phone_number": phone_number}
-        paginator.init_request(params)
-        while True:
-            body = self.http.get_json(settings.CALLS_PATH, params)
-            self.http.meter.pages += 1
-            records = calls_of(body)
-            yield records
-            paginator.update_state(records)
-            if not paginator.has_next_page:
-                return
-            paginator.update_request(params)
+        yield from walk(self.http, settings.CALLS_PATH, {"phone_number": phone_number},
+                        BeforeCursorPaginator(self.page_size), calls_of)
 
     def sip_config(self, phone_number: str) -> dict[str, Any]:
         """`{"inbound": {...} | None, "outbound": {...} | None}` for one number."""
@@ -88,23 +70,9 @@ def calls_of(body: Any) -> list[Any]:
 
 
 def calls_table(records: list[Any], phone_number: str) -> pa.Table:
-    """One page as an Arrow table: typed id and cursor, the whole record kept as JSON."""
-    fetched_at = datetime.now(UTC)
-    ids, starts, texts = [], [], []
-    for record in records:
-        fields = record if isinstance(record, dict) else {}
-        call_id = fields.get(settings.ID_FIELD)
-        ids.append(None if call_id is None or call_id == "" else str(call_id))
-        starts.append(parse_timestamp(fields.get(settings.CURSOR_FIELD)))
-        texts.append(orjson.dumps(record).decode())
-    n = len(records)
-    return pa.table([
-        pa.array(ids, pa.string()),
-        pa.array(starts, pa.timestamp("us", tz="UTC")),
-        pa.array([phone_number] * n, pa.string()),
-        pa.array(texts, pa.string()),
-        pa.array([fetched_at] * n, pa.timestamp("us", tz="UTC")),
-    ], schema=CALLS_SCHEMA)
+    """One page as a raw Arrow table: `call_id`, `started_at`, the whole record as JSON."""
+    return raw_calls_table(records, lambda r: r.get(settings.ID_FIELD),
+                           lambda r: r.get(settings.CURSOR_FIELD), phone_number)
 
 
 def connect(

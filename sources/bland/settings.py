@@ -1,5 +1,7 @@
 """Bland AI constants: paths, page size, cursor, defaults."""
 
+from sources._pages import RAW_CALL_COLUMNS
+
 DEFAULT_BASE_URL = "https://api.bland.ai"
 CALLS_PATH = "v1/sip/calls"
 CONFIG_PATH = "v1/sip"
@@ -11,10 +13,7 @@ REQUIRED_CONFIG = ("phone_numbers",)
 # raw tables and the columns staging reads (an empty stand-in is built from these
 # while a table does not exist yet; they are also dlt column hints)
 RAW_COLUMNS = {
-    "sip_calls": {
-        "call_id": "varchar", "started_at": "timestamptz", "account_id": "varchar",
-        "record": "varchar", "fetched_at": "timestamptz",
-    },
+    "sip_calls": RAW_CALL_COLUMNS,
     "sip_configs": {
         "phone_number": "varchar", "direction": "varchar", "sip_endpoint": "varchar",
         "options": "json", "created_at": "timestamptz", "updated_at": "timestamptz",

@@ -1,6 +1,7 @@
 -- grain: one row per provider call; key: call_key (the latest load of a call wins)
 -- materialized: incremental (the runner rebuilds only call_keys touched by new raw rows)
 with staged as (
+    -- one branch per provider; every staging view of calls has the same columns
     select * from staging.stg_bland__sip_calls
 ),
 
