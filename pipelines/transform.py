@@ -23,6 +23,7 @@ log = logging.getLogger("callsync.transform")
 
 TRANSFORMS = Path(__file__).resolve().parent.parent / "transforms"
 RAW_REF = re.compile(r"\{\{\s*(raw_\w+)\.(\w+)\s*\}\}")
+STAGING_REF = re.compile(r"\bstaging\.(stg_\w+)")
 FIRST_MARTS = ("calls",)  # built before the marts that read them
 
 
@@ -138,10 +139,9 @@ def _build_incremental(
 
 
 def _staged_keys(con: duckdb.DuckDBPyConnection) -> str:
-    """A union of (provider, call_key, synced_at) over every staging view of calls."""
-    views = [row[0] for row in con.execute(
-        "select table_name from information_schema.columns where table_schema = 'staging' "
-        "and column_name = 'reject_reason' order by 1").fetchall()]
+    """A union of (provider, call_key, synced_at) over the staging views `calls` reads."""
+    calls_sql = (TRANSFORMS / "marts" / "calls.sql").read_text()
+    views = sorted(set(STAGING_REF.findall(calls_sql)))
     return " union all ".join(
         f'select provider, call_key, synced_at from staging."{v}"' for v in views)
 
