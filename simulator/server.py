@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,12 +39,19 @@ class Request:
         return self.headers.get(name.lower())
 
 
+FAULTS = ("reset", "truncate", "garbage", "slow", "endless", "huge")
+
+
 @dataclass
 class Response:
+    """What the simulator answers; `fault` breaks the answer in one of `FAULTS` ways."""
+
     status: int
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     raw: bytes | None = None
+    fault: str | None = None
+    delay: float = 0.0
 
     def encode(self) -> bytes:
         if self.raw is not None:
@@ -74,6 +83,8 @@ class Simulator:
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        # called with every request after it is logged (tests use it to kill a client)
+        self.on_request: Callable[[Request], None] | None = None
 
     # -- wiring ------------------------------------------------------------
     def add_provider(self, slug: str, provider: Any) -> Any:
@@ -105,7 +116,8 @@ class Simulator:
 
         self._server = ThreadingHTTPServer((LOOPBACK, port), _Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        daemon=True)
         self._thread.start()
         return self
 
@@ -128,14 +140,24 @@ class Simulator:
 
     # -- test helpers ------------------------------------------------------
     def fail_next(
-        self, status: int, provider: str | None = None, body: Any = None, times: int = 1,
-        headers: dict[str, str] | None = None,
+        self, status: int = 500, provider: str | None = None, body: Any = None, times: int = 1,
+        headers: dict[str, str] | None = None, fault: str | None = None, delay: float = 0.0,
     ) -> None:
-        """Answer the next `times` requests (of `provider`, or any) with `status`."""
+        """Answer the next `times` requests (of `provider`, or any) with `status`.
+
+        `fault` instead breaks the answer: `reset` closes the connection unanswered,
+        `truncate` sends half the promised body, `garbage` a 200 that is not JSON, `slow`
+        answers after `delay` seconds, `endless` streams without end, `huge` sends 64 MiB.
+        """
+        assert fault is None or fault in FAULTS, fault
         response = Response(status, body if body is not None else {"error": "injected"},
-                            headers or {})
+                            dict(headers or {}), fault=fault, delay=delay)
         with self._lock:
             self._faults.extend([(provider, response)] * times)
+
+    def pending_faults(self) -> int:
+        with self._lock:
+            return len(self._faults)
 
     def requests_for(self, provider: str, path_contains: str = "") -> list[Request]:
         with self._lock:
@@ -180,6 +202,11 @@ class Simulator:
             response = self._take_fault(route.provider) or route.handler(request, params)
         with self._lock:
             self.requests.append(request)
+        if self.on_request is not None:
+            self.on_request(request)
+        if response.fault is not None:
+            _send_fault(http, response)
+            return
         payload = response.encode()
         http.send_response(response.status)
         content_type = "application/json" if response.raw is None and not isinstance(
@@ -190,6 +217,45 @@ class Simulator:
         http.send_header("Content-Length", str(len(payload)))
         http.end_headers()
         http.wfile.write(payload)
+
+
+def _send_fault(http: BaseHTTPRequestHandler, response: Response) -> None:
+    fault = response.fault
+    if fault == "reset":
+        http.close_connection = True
+        http.connection.shutdown(socket.SHUT_RDWR)
+        return
+    if fault == "slow":
+        time.sleep(response.delay)  # the client's read timeout is what is under test
+        fault = None
+    body = b"<html>502 Bad Gateway</html>" if fault == "garbage" else response.encode()
+    if fault in ("endless", "huge"):
+        http.send_response(200)
+        http.send_header("Content-Type", "application/json")
+        if fault == "huge":
+            http.send_header("Content-Length", str(64 * 1024 * 1024))
+        else:
+            http.send_header("Transfer-Encoding", "chunked")
+        http.end_headers()
+        chunk = b"[" + b"0," * 32767
+        try:
+            for _ in range(1024):  # bounded: 64 MiB at most, then the server gives up
+                data = chunk if fault == "huge" else b"%x\r\n%s\r\n" % (len(chunk), chunk)
+                http.wfile.write(data)
+        except OSError:
+            pass  # the client hung up: what the limit is for
+        http.close_connection = True
+        return
+    http.send_response(200 if fault == "garbage" else response.status)
+    http.send_header("Content-Type", "application/json")
+    http.send_header("Content-Length", str(len(body) * (2 if fault == "truncate" else 1)))
+    for name, value in response.headers.items():
+        http.send_header(name, value)
+    http.end_headers()
+    http.wfile.write(body)
+    if fault == "truncate":
+        http.close_connection = True
+        http.connection.shutdown(socket.SHUT_RDWR)
 
 
 def query_int(request: Request, name: str, default: int) -> int | None:

@@ -184,6 +184,9 @@ class Http:
                 self._backoff(attempt, headers.get("retry-after") if status == 429 else None,
                               where, last)
                 continue
+            if 300 <= status < 400:
+                raise ProviderError(self.provider, f"{where} answered a redirect (HTTP {status}); "
+                                    "not followed: check base_url", status)
             if status >= 400:
                 detail = redact(_detail(body), self._secrets())
                 raise ProviderError(self.provider, f"{where} answered HTTP {status}"
