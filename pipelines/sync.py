@@ -20,6 +20,7 @@ import duckdb
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 
 from pipelines import transform
+from pipelines.failpoints import failpoint
 from pipelines.lock import WarehouseLock
 from pipelines.warehouse import pipelines_dir
 from sources import PROVIDERS, Provider, all_raw_columns
@@ -168,7 +169,7 @@ def _load(warehouse: Path, made: tuple[Any, Meter], outcome: ProviderResult) -> 
         pipelines_dir=str(pipelines_dir(warehouse)),
     )
     try:
-        pipeline.run(source)
+        _run_steps(pipeline, source)
         outcome.ok = True
     except Exception as exc:
         found = _provider_error(exc)
@@ -182,6 +183,25 @@ def _load(warehouse: Path, made: tuple[Any, Meter], outcome: ProviderResult) -> 
         if normalize is not None:
             counts = normalize.row_counts
             outcome.records = sum(n for t, n in counts.items() if not t.startswith("_dlt"))
+
+
+def _run_steps(pipeline: dlt.Pipeline, source: Any) -> None:
+    """dlt's extract, normalize and load, each step a point a crash may hit.
+
+    State is restored from the warehouse first (a lost working folder resumes), and a
+    package a killed run left behind is loaded before anything new is extracted.
+    """
+    pipeline.sync_destination()
+    if pipeline.has_pending_data:
+        log.info("%s: finishing the load a previous run left", pipeline.pipeline_name)
+        pipeline.normalize()
+        pipeline.load()
+    pipeline.extract(source)
+    failpoint("after_extract")
+    pipeline.normalize()
+    failpoint("after_normalize")
+    pipeline.load()
+    failpoint("after_load")
 
 
 def _one_line(exc: BaseException) -> str:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.failpoints import failpoint
+
 log = logging.getLogger("callsync.transform")
 
 TRANSFORMS = Path(__file__).resolve().parent.parent / "transforms"
@@ -128,6 +130,7 @@ def _build_incremental(
         _count_changes(con, name, report)
         con.execute(f'delete from main."{name}" where call_key in '
                     "(select call_key from _changed)")
+        failpoint("during_build")
         con.execute(f'insert into main."{name}" select * from _changed order by started_at')
         if not incremental:
             con.execute(f'delete from main."{name}" where call_key not in '
