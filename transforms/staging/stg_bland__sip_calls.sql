@@ -26,7 +26,7 @@ renamed as (
         f[4] as provider_status,
         coalesce(
             try_cast(try_cast(f[5] as double) as integer),
-            try_cast(regexp_extract(f[4], '^\s*([0-9]{3})', 1) as integer)
+            try_cast(regexp_extract(f[4], '^\s*([1-6][0-9]{2})([^0-9]|$)', 1) as integer)
         ) as sip_code,
         staging.duration(f[6]) as reported_duration_seconds,
         staging.ts(f[7]) as ended_at,
