@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from pipelines.sync import retry_policy
 from simulator import build
 from simulator.server import Response, Simulator
 from sources._http import HostBoundAuth, Http, ProviderError, RateCap, RetryPolicy
@@ -138,3 +139,17 @@ def test_rate_cap_spaces_requests() -> None:
     now[0] += 10
     assert cap.delay() == 0.0
     assert RateCap(0).delay() == 0.0
+
+
+def test_policy_keys_come_from_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCES__BLAND__REQUESTS_PER_SECOND", "2.5")
+    monkeypatch.setenv("SOURCES__BLAND__MAX_ATTEMPTS", "3")
+    policy = retry_policy("bland")
+    assert (policy.requests_per_second, policy.attempts) == (2.5, 3)
+    assert retry_policy("sipsim") == RetryPolicy()
+
+
+def test_bad_policy_key_names_the_env_var(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCES__BLAND__MAX_ATTEMPTS", "0")
+    with pytest.raises(ProviderError, match="SOURCES__BLAND__MAX_ATTEMPTS"):
+        retry_policy("bland")
