@@ -3,7 +3,7 @@ export UV_PYTHON_DOWNLOADS := never
 PYTHON ?= python3
 UV := $(PYTHON) -m uv
 
-.PHONY: setup demo test lint typecheck sync status clean
+.PHONY: setup demo test lint typecheck sync status clean chaos
 
 setup:
 	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -31,3 +31,6 @@ status: setup
 
 clean:
 	rm -rf data/demo.duckdb data/.demo.dlt .pytest_cache .mypy_cache .ruff_cache
+
+chaos: setup
+	$(UV) run python -m chaos --rounds $${ROUNDS:-30}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -114,7 +115,7 @@ class Simulator:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 return  # the request log is `Simulator.requests`, not stderr
 
-        self._server = ThreadingHTTPServer((LOOPBACK, port), _Handler)
+        self._server = _QuietServer((LOOPBACK, port), _Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                         daemon=True)
@@ -217,6 +218,14 @@ class Simulator:
         http.send_header("Content-Length", str(len(payload)))
         http.end_headers()
         http.wfile.write(payload)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hangs up (killed, timed out) is normal here, not an error to print."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            super().handle_error(request, client_address)
 
 
 def _send_fault(http: BaseHTTPRequestHandler, response: Response) -> None:

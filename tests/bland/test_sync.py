@@ -89,8 +89,9 @@ def test_call_in_two_logs_keeps_one_row_with_the_smaller_number(
     a, b = bland(sim).phone_numbers[:2]
     shared = {c["call_id"] for c in bland(sim).logs[a]} & {c["call_id"] for c in bland(sim).logs[b]}
     assert len(shared) == 1
-    rows = query(warehouse, "select account_id from calls where call_id = ?", [shared.pop()])
-    assert rows == [(min(a, b),)]
+    rows = query(warehouse, "select account_id, direction from calls where call_id = ?",
+                 [shared.pop()])
+    assert rows == [(min(a, b), "outbound")]  # as seen from the smaller number's log
 
 
 def test_backfill_reloads_a_window_without_moving_the_cursor(

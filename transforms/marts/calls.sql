@@ -10,13 +10,11 @@ valid as (
 ),
 
 deduplicated as (
-    select
-        * exclude (account_id),
-        -- a Bland call in two numbers' logs keeps one row, with the smaller number
-        min(account_id) over (partition by call_key) as account_id,
-    from valid
+    -- a call in two partitions' logs (Bland: two configured numbers) keeps the record of
+    -- the smaller account_id, so its direction is seen from one side; then the newest fetch
+    select * from valid
     qualify row_number() over (
-        partition by call_key order by synced_at desc, record desc
+        partition by call_key order by account_id nulls last, synced_at desc, record desc
     ) = 1
 )
 
