@@ -1,5 +1,7 @@
 # Every target installs what it needs: a fresh machine needs only python3 (3.11).
 export UV_PYTHON_DOWNLOADS := never
+# pre-compiled bytecode: imports (dlt is large) stay fast even where PYTHONDONTWRITEBYTECODE is set
+export UV_COMPILE_BYTECODE := 1
 PYTHON ?= python3
 UV := $(PYTHON) -m uv
 

@@ -56,6 +56,7 @@ class BlandSim:
         self._rng = random.Random(self.seed)
         self._lock = threading.Lock()
         self._seq = 0
+        self._index: dict[str, tuple[tuple[int, int], dict[Any, int]]] = {}
         # calls per phone number, newest first
         self.logs: dict[str, list[dict[str, Any]]] = {n: [] for n in self.phone_numbers}
         span = timedelta(weeks=self.weeks).total_seconds()
@@ -199,17 +200,27 @@ class BlandSim:
         limit = query_int(request, "limit", 50)
         if limit is None or not 1 <= limit <= self.max_limit:
             return _error(400, "INVALID_LIMIT", f"limit must be 1..{self.max_limit}")
-        with self._lock:
-            log = list(self.logs.get(checked, []))
-        start = 0
         before = request.query.get("before")
-        if before:
-            ids = [c.get("call_id") for c in log]
-            if before not in ids:
-                return _error(400, "INVALID_CURSOR", "before must be a call_id of this log")
-            start = ids.index(before) + 1
-        page = [self.public(c) for c in log[start:start + limit]]
+        with self._lock:
+            log = self.logs.get(checked, [])
+            start = 0
+            if before:
+                position = self._position(checked, before)
+                if position is None:
+                    return _error(400, "INVALID_CURSOR", "before must be a call_id of this log")
+                start = position + 1
+            page = [self.public(c) for c in log[start:start + limit]]
         return Response(200, {"data": {"calls": page}, "errors": None})
+
+    def _position(self, number: str, call_id: str) -> int | None:
+        """Where `call_id` is in a log (an index rebuilt only when the log changed)."""
+        log = self.logs[number]
+        shape = (len(log), id(log[0]) if log else 0)
+        index = self._index.get(number)
+        if index is None or index[0] != shape:
+            index = (shape, {c.get("call_id"): i for i, c in enumerate(log)})
+            self._index[number] = index
+        return index[1].get(call_id)
 
     def _config(self, request: Request, _: dict[str, str]) -> Response:
         checked = self._check(request)
