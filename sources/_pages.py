@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from sources._http import Http
 from sources._time import parse_timestamp
@@ -64,6 +65,23 @@ def walk(
         target, query = (url, None) if url else (path, params)
 
 
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+_EPOCH = pa.scalar(0, TIMESTAMP)
+
+
+def parse_timestamps(values: list[Any]) -> pa.Array:
+    """`parse_timestamp` over a page: in Arrow's C++ when every value is a zoned ISO
+    string (the usual page), else value by value in Python."""
+    if values and all(type(v) is str for v in values):
+        try:
+            parsed = pc.cast(pa.array(values, pa.string()), TIMESTAMP)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+        else:
+            return pc.if_else(pc.equal(parsed, _EPOCH), pa.scalar(None, TIMESTAMP), parsed)
+    return pa.array([parse_timestamp(v) for v in values], TIMESTAMP)
+
+
 def raw_calls_table(
     records: list[Any],
     call_id: Callable[[dict[str, Any]], object],
@@ -79,17 +97,18 @@ def raw_calls_table(
         account_id: The partition (phone number, account) the page was read from.
     """
     fetched_at = datetime.now(UTC)
-    ids, starts, texts = [], [], []
+    ids, stamps, texts = [], [], []
     for record in records:
         fields = record if isinstance(record, dict) else {}
         key = call_id(fields)
         ids.append(None if key is None or key == "" else str(key))
-        starts.append(parse_timestamp(started_at(fields)))
+        stamps.append(started_at(fields))
         texts.append(orjson.dumps(record).decode())
     n = len(records)
+    starts = parse_timestamps(stamps)
     return pa.table([
         pa.array(ids, pa.string()),
-        pa.array(starts, pa.timestamp("us", tz="UTC")),
+        starts,
         pa.array([account_id] * n, pa.string()),
         pa.array(texts, pa.string()),
         pa.array([fetched_at] * n, pa.timestamp("us", tz="UTC")),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import duckdb
 import pytest
@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipelines.transform import models
+from sources._pages import parse_timestamps
 from sources._time import parse_timestamp
 
 T = datetime(2026, 3, 9, 11, 0, tzinfo=UTC)
@@ -140,3 +141,19 @@ def test_every_duration_form_reads_the_same_seconds(
         forms.append(f"{days} day{'s' if days > 1 else ''}, {hours}:{minutes:02d}:{secs:02d}")
     for form in forms:
         assert sql(con, "staging.duration(?::varchar)", form) == seconds, form
+
+
+@pytest.mark.parametrize(("value", "expected"), TIMESTAMPS, ids=[str(v) for v, _ in TIMESTAMPS])
+def test_page_parser_agrees_with_the_rules(value: str | None, expected: datetime | None) -> None:
+    assert parse_timestamps([value]).to_pylist() == [expected]
+    assert parse_timestamps([value, "2026-03-09T11:00:00Z"]).to_pylist() == [expected, T]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1),
+                             timezones=st.sampled_from([UTC, timezone(timedelta(hours=3)),
+                                                        timezone(timedelta(hours=-5))])),
+                min_size=1, max_size=20))
+def test_page_parser_fast_path_equals_the_slow_path(moments: list[datetime]) -> None:
+    texts = [m.isoformat().replace("+00:00", "Z") for m in moments]
+    assert parse_timestamps(texts).to_pylist() == [parse_timestamp(t) for t in texts]
