@@ -113,16 +113,9 @@ def _build_incremental(
     con.execute("begin transaction")
     try:
         if incremental and _table_exists(con, name):
-            con.execute(f"create or replace temp view _model as {sql}")
-            con.execute(f"create or replace temp view _staged as {_staged_keys(con)}")
-            con.execute(
-                "create or replace temp table _touched as "
-                "select distinct s.call_key from _staged s "
-                f'left join (select provider, max(synced_at) as mark from main."{name}" '
-                "group by provider) w on w.provider = s.provider "
-                "where w.mark is null or s.synced_at > w.mark")
-            con.execute("create or replace temp table _changed as select * from _model "
-                        "where call_key in (select call_key from _touched)")
+            _scope_to_new_rows(con, name)
+            scoped = STAGING_REF.sub(lambda m: f'"_scope_{m.group(1)}"', sql)
+            con.execute(f"create or replace temp table _changed as {scoped}")
         else:
             con.execute(f"create or replace temp table _changed as {sql}")
             if not _table_exists(con, name):
@@ -141,12 +134,33 @@ def _build_incremental(
         raise
 
 
-def _staged_keys(con: duckdb.DuckDBPyConnection) -> str:
-    """A union of (provider, call_key, synced_at) over the staging views `calls` reads."""
+def _scope_to_new_rows(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Temp views `_scope_<view>`: each staging view of `calls`, cut to the call keys that
+    have raw rows newer than their provider's newest `synced_at` in `name`.
+
+    The marks are bound as constants so DuckDB filters the raw scan on `fetched_at` (in
+    insertion order, so its zone maps skip old row groups) before any JSON is read.
+    """
+    marks = dict(con.execute(
+        f'select provider, max(synced_at) from main."{name}" group by 1').fetchall())
+    views = _calls_staging_views()
+    con.execute("create or replace temp table _touched (call_key varchar)")
+    for view in views:
+        slug = view.removeprefix("stg_").split("__")[0]
+        mark = marks.get(slug)
+        where = "synced_at > ?" if mark is not None else "true"
+        con.execute(f'insert into _touched select distinct call_key from staging."{view}" '
+                    f"where {where}", [mark] if mark is not None else [])
+    for view in views:
+        con.execute(f'create or replace temp view "_scope_{view}" as '
+                    f'select * from staging."{view}" '
+                    "where call_key in (select call_key from _touched)")
+
+
+def _calls_staging_views() -> list[str]:
+    """The staging views `calls.sql` reads (its one branch per provider)."""
     calls_sql = (TRANSFORMS / "marts" / "calls.sql").read_text()
-    views = sorted(set(STAGING_REF.findall(calls_sql)))
-    return " union all ".join(
-        f'select provider, call_key, synced_at from staging."{v}"' for v in views)
+    return sorted(set(STAGING_REF.findall(calls_sql)))
 
 
 def _count_changes(con: duckdb.DuckDBPyConnection, name: str, report: BuildReport) -> None:
