@@ -36,6 +36,10 @@ TIMESTAMPS = [
     ("0000-00-00 00:00:00", None),
     ("", None),
     ("not a time", None),
+    ("inf", None),
+    ("infinity", None),
+    ("1e30", None),  # not a plain number, and out of range anyway
+    ("99999999999999999999", None),  # out of range
     (None, None),
 ]
 
@@ -43,7 +47,8 @@ DURATIONS = [
     ("45", 45), ("45.9", 45), ("0", 0), ("207.0", 207),
     ("0:05:25", 325), ("00:05:25", 325), ("1:02:03", 3723), ("12:00:00", 43200),
     ("05:25", 325), ("1 day, 2:03:04", 93784), ("2 days, 0:00:01", 172801),
-    ("", None), (None, None), ("soon", None),
+    ("", None), (None, None), ("soon", None), ("inf", None), ("nan", None),
+    ("1e5", None), ("-5", None), ("99999999999", None),
 ]
 
 NUMBERS = [

@@ -5,23 +5,31 @@
 create or replace macro staging.token(value) as
     lower(regexp_replace(trim(value), '[-_ ]', '', 'g'));
 
+-- a plain decimal number ('45', '45.9'; no sign, exponent or separators), without a regex
+create or replace macro staging.is_decimal(value) as
+    translate(trim(value), '0123456789.', '') = ''
+    and length(trim(value)) - length(replace(trim(value), '.', '')) <= 1
+    and trim(value)[1] between '0' and '9' and trim(value)[-1] between '0' and '9';
+
 -- timestamps: ISO 8601 with Z or an offset (fractions to ns), epoch s or ms (>= 10^11 is
 -- ms), zone-less is UTC; the epoch itself and all-zero dates are null
 create or replace macro staging.epoch_ts(number) as
     case
         when number is null or number = 0 then null
-        when abs(number) >= 100000000000 then to_timestamp(number / 1000)
-        else to_timestamp(number)
+        when abs(number) >= 100000000000 then try(to_timestamp(number / 1000))
+        else try(to_timestamp(number))
     end;
 
 create or replace macro staging.ts(value) as
     nullif(
-        case
-            when value is null or trim(value) = '' or trim(value) like '0000-00-00%' then null
-            when regexp_full_match(trim(value), '-?[0-9]+(\.[0-9]+)?')
-                then staging.epoch_ts(try_cast(trim(value) as double))
-            else try_cast(trim(value) as timestamptz)
-        end,
+        coalesce(
+            -- the usual case first: a readable, finite ISO timestamp
+            case when isfinite(try_cast(value as timestamptz))
+                then try_cast(value as timestamptz) end,
+            case when staging.is_decimal(value)
+                  or (trim(value)[1] = '-' and staging.is_decimal(trim(value)[2:]))
+                then staging.epoch_ts(try_cast(value as double)) end
+        ),
         timestamptz '1970-01-01 00:00:00+00'
     );
 
@@ -29,9 +37,10 @@ create or replace macro staging.ts(value) as
 -- 'H:MM:SS', 'HH:MM:SS', 'MM:SS' and 'D day(s), H:MM:SS' are converted; else null
 create or replace macro staging.duration(value) as
     case
-        when value is null or trim(value) = '' then null
-        when regexp_full_match(trim(value), '[0-9]+(\.[0-9]+)?')
-            then cast(floor(cast(trim(value) as double)) as integer)
+        -- numbers first: the usual form, and no regular expression to run
+        when staging.is_decimal(value)
+            then try_cast(floor(try_cast(value as double)) as integer)
+        when value is null or not contains(value, ':') then null
         when regexp_full_match(trim(value), '([0-9]+) days?, ([0-9]+):([0-9]{2}):([0-9]{2})(\.[0-9]+)?')
             then cast(regexp_extract(trim(value), '^([0-9]+)', 1) as integer) * 86400
                 + cast(regexp_extract(trim(value), ', ([0-9]+):', 1) as integer) * 3600
@@ -51,9 +60,15 @@ create or replace macro staging.duration(value) as
 create or replace macro staging.e164_clean(value) as
     regexp_replace(regexp_replace(trim(value), '[ .()\-]', '', 'g'), '^00', '+');
 
+create or replace macro staging.e164_digits(value) as
+    -- true when value is '+' then 7 to 15 digits, the first not 0 (no regex: the usual case)
+    value[1] = '+' and length(value) between 8 and 16 and value[2] between '1' and '9'
+    and translate(value[2:], '0123456789', '') = '';
+
 create or replace macro staging.e164(value) as
     case
         when value is null then null
+        when staging.e164_digits(value) then value
         when regexp_full_match(staging.e164_clean(value), '\+[1-9][0-9]{6,14}')
             then staging.e164_clean(value)
         when regexp_full_match(staging.e164_clean(value), '[1-9][0-9]{10,14}')
