@@ -38,16 +38,25 @@ class BuildReport:
     seconds: float = 0.0
 
 
-def _is_view(sql: str) -> bool:
-    return "-- materialized: view" in sql
+MATERIALIZED = re.compile(r"^-- materialized: (\w+)", re.MULTILINE)
+CALLS_REF = re.compile(r"\bfrom calls\b")
 
 
-def _is_incremental(sql: str) -> bool:
-    return "-- materialized: incremental" in sql
+def materialized(sql: str) -> str:
+    """`table` unless the model's header says `view`, `incremental` or `daily`."""
+    found = MATERIALIZED.search(sql)
+    return found.group(1) if found else "table"
 
 
-def render(sql: str, con: duckdb.DuckDBPyConnection, raw_columns: Mapping[str, str]) -> str:
-    """Replace `{{ raw_x.t }}` with the table, or an empty typed stand-in if it is missing."""
+def render(
+    sql: str, con: duckdb.DuckDBPyConnection, raw_columns: Mapping[str, str],
+    scope: Mapping[str, str] | None = None,
+) -> str:
+    """Replace `{{ raw_x.t }}` with the table, or an empty typed stand-in if it is missing.
+
+    `scope` maps a raw table to a temp table of `call_id`s: the reference then reads only
+    those rows (the incremental build).
+    """
 
     def replace(match: re.Match[str]) -> str:
         schema, table = match.group(1), match.group(2)
@@ -55,7 +64,11 @@ def render(sql: str, con: duckdb.DuckDBPyConnection, raw_columns: Mapping[str, s
             "select count(*) from information_schema.tables "
             "where table_schema = ? and table_name = ?", [schema, table]).fetchone()
         if exists and exists[0]:
-            return f'"{schema}"."{table}"'
+            ref = f'"{schema}"."{table}"'
+            keys = (scope or {}).get(f"{schema}.{table}")
+            if keys is None:
+                return ref
+            return f"(select * from {ref} where call_id in (select call_id from {keys}))"
         columns = raw_columns.get(f"{schema}.{table}")
         if columns is None:
             raise KeyError(f"no declared columns for missing raw table {schema}.{table}")
@@ -86,15 +99,36 @@ def build(
     for path in models("staging"):
         sql = render(path.read_text(), con, raw_columns)
         con.execute(f'create or replace view staging."{path.stem}" as {sql}')
-    for path in models("marts"):
-        sql = render(path.read_text(), con, raw_columns)
-        if _is_view(sql):
-            con.execute(f'create or replace view main."{path.stem}" as {sql}')
-        elif _is_incremental(sql):
-            _build_incremental(con, path.stem, sql, report, incremental)
-        else:
-            con.execute(f'create or replace table main."{path.stem}" as {sql}')
+    con.execute("begin transaction")  # the marts change together, or not at all
+    try:
+        days = False
+        for path in models("marts"):
+            sql = render(path.read_text(), con, raw_columns)
+            kind = materialized(sql)
+            if kind == "view":
+                con.execute(f'create or replace view main."{path.stem}" as {sql}')
+            elif kind == "incremental":
+                days = _build_incremental(con, path.stem, sql, report, incremental,
+                                          raw_columns)
+            elif kind == "daily" and days and _table_exists(con, path.stem):
+                _build_days(con, path.stem, sql)
+            else:
+                con.execute(f'create or replace table main."{path.stem}" as {sql}')
+        failpoint("during_build")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
     return report
+
+
+def _build_days(con: duckdb.DuckDBPyConnection, name: str, sql: str) -> None:
+    """Rebuild only the days of `name` that hold a changed call (`_days`)."""
+    scoped = CALLS_REF.sub(
+        "from (select * from main.calls where cast(timezone('UTC', started_at) as date) "
+        "in (select day from _days)) as calls", sql)
+    con.execute(f'delete from main."{name}" where day in (select day from _days)')
+    con.execute(f'insert into main."{name}" by name select * from ({scoped})')
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
@@ -107,54 +141,71 @@ def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 def _build_incremental(
     con: duckdb.DuckDBPyConnection, name: str, sql: str, report: BuildReport,
-    incremental: bool,
-) -> None:
-    """Replace the rows of `name` whose key has raw rows newer than the table's watermark."""
-    con.execute("begin transaction")
-    try:
-        if incremental and _table_exists(con, name):
-            _scope_to_new_rows(con, name)
-            scoped = STAGING_REF.sub(lambda m: f'"_scope_{m.group(1)}"', sql)
-            con.execute(f"create or replace temp table _changed as {scoped}")
-        else:
-            con.execute(f"create or replace temp table _changed as {sql}")
-            if not _table_exists(con, name):
-                con.execute(f'create table main."{name}" as select * from _changed limit 0')
-        _count_changes(con, name, report)
+    incremental: bool, raw_columns: Mapping[str, str],
+) -> bool:
+    """Replace the rows of `name` whose key has raw rows newer than the table's mark.
+
+    Returns:
+        True when the build was incremental and `_days` holds the UTC days it touched.
+    """
+    scoped_build = incremental and _table_exists(con, name)
+    if scoped_build:
+        _scope_to_new_rows(con, name, raw_columns)
+        scoped = STAGING_REF.sub(lambda m: f'"_scope_{m.group(1)}"', sql)
+        con.execute(f"create or replace temp table _changed as {scoped}")
+        con.execute(
+            "create or replace temp table _days as select distinct "
+            "cast(timezone('UTC', started_at) as date) as day from ("
+            "select started_at from _changed union all select started_at from "
+            f'main."{name}" where call_key in (select call_key from _changed))')
+    else:
+        con.execute(f"create or replace temp table _changed as {sql}")
+        if not _table_exists(con, name):
+            con.execute(f'create table main."{name}" as select * from _changed limit 0')
+    _count_changes(con, name, report)
+    if scoped_build:
         con.execute(f'delete from main."{name}" where call_key in '
                     "(select call_key from _changed)")
-        failpoint("during_build")
         con.execute(f'insert into main."{name}" select * from _changed order by started_at')
-        if not incremental:
-            con.execute(f'delete from main."{name}" where call_key not in '
-                        "(select call_key from _changed)")
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
+    else:
+        con.execute(f'create or replace table main."{name}" as '
+                    "select * from _changed order by started_at")
+    return scoped_build
 
 
-def _scope_to_new_rows(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    """Temp views `_scope_<view>`: each staging view of `calls`, cut to the call keys that
-    have raw rows newer than their provider's newest `synced_at` in `name`.
+def _scope_to_new_rows(
+    con: duckdb.DuckDBPyConnection, name: str, raw_columns: Mapping[str, str]
+) -> None:
+    """Temp views `_scope_<view>`: each staging view of `calls`, reading only the raw rows
+    of call ids that have rows newer than their provider's newest `synced_at` in `name`.
 
-    The marks are bound as constants so DuckDB filters the raw scan on `fetched_at` (in
-    insertion order, so its zone maps skip old row groups) before any JSON is read.
+    The cut is made on the raw tables (`fetched_at`, `call_id`), before any JSON is read;
+    the marks are bound as constants, so zone maps skip old row groups.
     """
     marks = dict(con.execute(
         f'select provider, max(synced_at) from main."{name}" group by 1').fetchall())
-    views = _calls_staging_views()
-    con.execute("create or replace temp table _touched (call_key varchar)")
-    for view in views:
+    for view in _calls_staging_views():
         slug = view.removeprefix("stg_").split("__")[0]
-        mark = marks.get(slug)
-        where = "synced_at > ?" if mark is not None else "true"
-        con.execute(f'insert into _touched select distinct call_key from staging."{view}" '
-                    f"where {where}", [mark] if mark is not None else [])
-    for view in views:
-        con.execute(f'create or replace temp view "_scope_{view}" as '
-                    f'select * from staging."{view}" '
-                    "where call_key in (select call_key from _touched)")
+        sql = (TRANSFORMS / "staging" / f"{view}.sql").read_text()
+        scope = {}
+        for schema, table in set(RAW_REF.findall(sql)):
+            keys = f'"_keys_{schema}_{table}"'
+            con.execute(f"create or replace temp table {keys} (call_id varchar)")
+            if _raw_exists(con, schema, table):
+                mark = marks.get(slug)
+                con.execute(
+                    f'insert into {keys} select distinct call_id from "{schema}"."{table}" '
+                    "where call_id is not null" + (" and fetched_at > ?" if mark else ""),
+                    [mark] if mark else [])
+            scope[f"{schema}.{table}"] = keys
+        scoped = render(sql, con, raw_columns, scope)
+        con.execute(f'create or replace temp view "_scope_{view}" as {scoped}')
+
+
+def _raw_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    found = con.execute("select count(*) from information_schema.tables "
+                        "where table_schema = ? and table_name = ?", [schema, table]).fetchone()
+    return bool(found and found[0])
 
 
 def _calls_staging_views() -> list[str]:

@@ -1,4 +1,5 @@
 -- grain: one row per UTC day, provider and direction; key: (day, provider, direction)
+-- materialized: daily (after a sync, only the days holding a changed call are rebuilt)
 with calls as (
     select * from calls
 ),

@@ -1,0 +1,82 @@
+"""`calls_daily` against hand counts, and incremental builds against full rebuilds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from sources.bland.client import calls_table
+from tests.transforms.helpers import build, connect, load_raw, rows
+
+A, B = "+14150000001", "+14150000002"
+
+
+def call(call_id: str, started: str, code: int, direction: str, duration: int,
+         **extra: Any) -> dict[str, Any]:
+    return {"call_id": call_id, "started_at": started, "sip_code": code,
+            "status": str(code), "direction": direction, "duration_seconds": duration,
+            "from": A, "to": "+15105550000", **extra}
+
+
+DAY1 = [
+    call("a", "2026-03-09T00:00:00Z", 200, "inbound", 60),
+    call("b", "2026-03-09T12:00:00Z", 486, "inbound", 0),
+    call("c", "2026-03-09T23:59:59Z", 200, "outbound", 30),
+    call("d", "2026-03-09T23:00:00-02:00", 408, "outbound", 0),  # 01:00 UTC on the 10th
+    call("e", "2026-03-10T08:00:00Z", 180, "inbound", 0),  # ringing: counted, not answered
+]
+
+
+@pytest.fixture
+def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    connection = connect(tmp_path / "w.duckdb")
+    yield connection
+    connection.close()
+
+
+def daily(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    return rows(con, "select * exclude (provider) from calls_daily order by day, direction")
+
+
+def test_calls_daily_by_hand(con: duckdb.DuckDBPyConnection) -> None:
+    load_raw(con, "raw_bland.sip_calls", calls_table(DAY1, A))
+    build(con)
+    got = [(str(r["day"]), r["direction"], r["calls"], r["answered_calls"], r["missed_calls"],
+            r["answer_rate"], r["total_duration_seconds"], r["avg_duration_seconds"])
+           for r in daily(con)]
+    assert got == [
+        ("2026-03-09", "inbound", 2, 1, 1, 0.5, 60, 60.0),
+        ("2026-03-09", "outbound", 1, 1, 0, 1.0, 30, 30.0),
+        ("2026-03-10", "inbound", 1, 0, 1, 0.0, 0, None),
+        ("2026-03-10", "outbound", 1, 0, 0, 0.0, 0, None),
+    ]
+    types = dict(con.execute("select column_name, data_type from information_schema.columns "
+                             "where table_name = 'calls_daily'").fetchall())
+    assert types == {"day": "DATE", "provider": "VARCHAR", "direction": "VARCHAR",
+                     "calls": "BIGINT", "answered_calls": "BIGINT", "missed_calls": "BIGINT",
+                     "answer_rate": "DOUBLE", "total_duration_seconds": "BIGINT",
+                     "avg_duration_seconds": "DOUBLE"}
+
+
+def test_incremental_builds_equal_a_full_rebuild(con: duckdb.DuckDBPyConnection) -> None:
+    load_raw(con, "raw_bland.sip_calls", calls_table(DAY1, A))
+    build(con, incremental=True)
+    # later: the ringing call completes, a new call, the same call seen in B's log
+    load_raw(con, "raw_bland.sip_calls", calls_table([
+        call("e", "2026-03-10T08:00:00Z", 200, "inbound", 90),
+        call("f", "2026-03-11T09:00:00Z", 487, "outbound", 0),
+    ], A))
+    load_raw(con, "raw_bland.sip_calls", calls_table([
+        call("a", "2026-03-09T00:00:00Z", 200, "outbound", 60)], B))
+    report = build(con, incremental=True)
+    assert (report.new, report.updated) == ({"bland": 1}, {"bland": 1})
+    calls = rows(con, "select * exclude (synced_at) from calls order by call_key")
+    days = daily(con)
+    build(con, incremental=False)
+    assert rows(con, "select * exclude (synced_at) from calls order by call_key") == calls
+    assert daily(con) == days
+    assert len(days) == 5
