@@ -58,3 +58,14 @@ def check_secret(slug: str, key: str, value: object) -> str:
         raise ConfigError(slug, f"set {where(slug, key)} in .dlt/secrets.toml or the "
                           "environment")
     return value.strip()
+
+
+def check_page_size(slug: str, page_size: object, largest: int = 1000) -> int:
+    try:
+        size = int(str(page_size))
+    except ValueError:
+        size = 0
+    if not 1 <= size <= largest:
+        raise ConfigError(slug, f"{where(slug, 'page_size')}: {page_size!r} is not a whole "
+                          f"number from 1 to {largest}")
+    return size

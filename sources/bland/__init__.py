@@ -8,20 +8,27 @@ deduplicates on `call_id`. `sip_configs` is replaced on every sync, credentials 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import dlt
 import pyarrow as pa
 from dlt.sources import DltResource
 
-from sources._config import check_base_url, check_lookback, check_secret, check_start_date
+from sources._config import (
+    check_base_url,
+    check_lookback,
+    check_page_size,
+    check_secret,
+    check_start_date,
+)
 from sources._http import Meter, RetryPolicy
 from sources._secrets import drop_credentials
 from sources.bland import settings
 from sources.bland.client import BlandClient, calls_table, check_phone_numbers, connect
 
 SLUG = "bland"
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 DLT_TYPES: dict[str, Any] = {"varchar": "text", "timestamptz": "timestamp", "json": "json"}
 
 
@@ -31,8 +38,8 @@ def bland_source(
     phone_numbers: list[str] = dlt.config.value,
     base_url: str = settings.DEFAULT_BASE_URL,
     start_date: Any = None,
-    lookback: int | None = None,
-    page_size: int = settings.PAGE_SIZE,
+    lookback: Any = None,
+    page_size: Any = settings.PAGE_SIZE,
     backfill: tuple[datetime, datetime | None] | None = None,
     retry: RetryPolicy | None = None,
     meter: Meter | None = None,
@@ -58,7 +65,8 @@ def bland_source(
     url = check_base_url(SLUG, base_url)
     start = check_start_date(SLUG, start_date)
     lag = check_lookback(SLUG, lookback)
-    client = BlandClient(connect(key, url, retry, meter), page_size=int(page_size))
+    size = check_page_size(SLUG, page_size)
+    client = BlandClient(connect(key, url, retry, meter), page_size=size)
     resources = [_sip_calls(client, number, start, lag, backfill) for number in numbers]
     resources.append(sip_configs(client, numbers))
     return resources
@@ -71,7 +79,8 @@ def _sip_calls(
     """The `sip_calls` resource of one phone number (its own cursor in dlt state)."""
     if backfill:
         cursor = dlt.sources.incremental(
-            settings.CURSOR_FIELD, initial_value=backfill[0], end_value=backfill[1],
+            settings.CURSOR_FIELD, initial_value=backfill[0],
+            end_value=backfill[1] or FAR_FUTURE,  # an end keeps dlt from touching state
             row_order="desc", on_cursor_value_missing="include",
             primary_key=settings.ID_FIELD)
     else:

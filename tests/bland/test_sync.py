@@ -110,6 +110,15 @@ def test_backfill_reloads_a_window_without_moving_the_cursor(
     assert calls_snapshot(warehouse) == before
     assert result.providers[0].records > 0
 
+    sim.clear_log()  # --start alone: from there up to now, still without moving the cursor
+    result = sync.run(warehouse, start=start)
+    assert result.ok
+    window = [c for c in bland(sim).all_calls() if parse_timestamp(c["started_at"]) >= start]
+    assert result.providers[0].records >= len(window) > 50
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert cursors(con, "bland") == cursor_before
+    assert calls_snapshot(warehouse) == before
+
 
 def test_lost_working_folder_resumes_from_the_warehouse(
     sim: Simulator, warehouse: Path, monkeypatch: pytest.MonkeyPatch

@@ -21,7 +21,10 @@ KEY = "bland-test-key"
     ({"base_url": "ftp//nowhere"}, "SOURCES__BLAND__BASE_URL"),
     ({"start_date": "last tuesday"}, "SOURCES__BLAND__START_DATE"),
     ({"lookback": "-5"}, "SOURCES__BLAND__LOOKBACK"),
-], ids=["missing-key", "bad-number", "no-numbers", "bad-base-url", "bad-start", "bad-lookback"])
+    ({"lookback": "an hour"}, "SOURCES__BLAND__LOOKBACK"),
+    ({"page_size": "lots"}, "SOURCES__BLAND__PAGE_SIZE"),
+], ids=["missing-key", "bad-number", "no-numbers", "bad-base-url", "bad-start", "bad-lookback",
+        "text-lookback", "bad-page-size"])
 def test_configuration_errors_fail_before_any_request(
     sim: Simulator, warehouse: Path, isolated: Path, monkeypatch: pytest.MonkeyPatch,
     override: dict[str, object], names: str, capsys: pytest.CaptureFixture[str],
