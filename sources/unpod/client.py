@@ -1,0 +1,185 @@
+"""The only code that talks to Unpod: auth headers, envelope, the `next`/page-number walk."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from sources._config import where
+from sources._http import (
+    ConfigError,
+    HostBoundAuth,
+    Http,
+    Meter,
+    ProviderError,
+    RetryPolicy,
+    same_origin,
+)
+from sources._pages import raw_calls_table, walk
+from sources.unpod import settings
+
+SLUG = "unpod"
+HANDLE = re.compile(r"^[!-~]{1,200}$")  # visible ASCII, no spaces: it goes in a header
+INVALID_PAGE = "invalid page"
+
+
+class NextOrPageNumberPaginator:
+    """Unpod's newest-first walk: follow `next` where the API gives one on our own origin,
+    else ask for `page=n+1` until every one of `count` records has been seen.
+
+    - `next` present and null (or empty): the API says this was the last page.
+    - `next` pointing at another scheme, host or port (a hostile or misconfigured link),
+      or at a URL already fetched: ignored; the walk goes on by page number, so the
+      credential never leaves the configured origin and a looping link cannot trap it.
+    - Page numbers: done once the records seen reach `count` (robust to a server that
+      silently serves fewer than `page_size` per page), or at an empty page; without a
+      usable `count`, at the first page shorter than `page_size`.
+    """
+
+    def __init__(self, page_size: int, base_url: str) -> None:
+        self.page_size = page_size
+        self.base_url = base_url
+        self.page = 1
+        self.seen = 0
+        self.has_next_page = True
+        self._next: str | None = None
+        self._fetched: set[str] = set()
+
+    def init_request(self, params: dict[str, Any]) -> None:
+        params["page"] = self.page
+        params["page_size"] = self.page_size
+
+    def update_state(self, body: Any, records: list[Any]) -> None:
+        self._next = None
+        self.seen += len(records)
+        envelope = body if isinstance(body, dict) else {}
+        if not records:
+            self.has_next_page = False
+            return
+        if "next" in envelope:
+            link = envelope.get("next")
+            if link is None or link == "":
+                self.has_next_page = False
+                return
+            if (isinstance(link, str) and same_origin(link, self.base_url)
+                    and link not in self._fetched):
+                self._next = link
+                return
+        count = envelope.get("count")
+        if isinstance(count, int) and not isinstance(count, bool):
+            self.has_next_page = self.seen < count
+        else:
+            self.has_next_page = len(records) >= self.page_size
+
+    def update_request(self, params: dict[str, Any]) -> str | None:
+        self.page += 1
+        params["page"] = self.page
+        if self._next:
+            self._fetched.add(self._next)
+        return self._next
+
+
+class UnpodClient:
+    """Unpod's call-log endpoint over one `Http` session."""
+
+    def __init__(self, http: Http, org_handle: str,
+                 page_size: int = settings.PAGE_SIZE) -> None:
+        self.http = http
+        self.org_handle = org_handle
+        self.page_size = page_size
+
+    def call_log_pages(
+        self, start: datetime | None = None, end: datetime | None = None,
+    ) -> Iterator[list[Any]]:
+        """Pages of call logs created in `[start, end)`, newest first, as returned.
+
+        `start`/`end` go out as the documented `start_date`/`end_date` filters; records
+        outside them (a server that ignores or rounds the filters) are left to the caller.
+        A 400 "Invalid page." past the first page means the log ended under the walk.
+        """
+        params: dict[str, Any] = {}
+        if start is not None:
+            params["start_date"] = iso_z(start)
+        if end is not None:
+            params["end_date"] = iso_z(end)
+        paginator = NextOrPageNumberPaginator(self.page_size, self.http.base_url)
+        try:
+            yield from walk(self.http, settings.CALLS_PATH, params, paginator, records_of)
+        except ProviderError as exc:
+            if exc.status == 400 and paginator.page > 1 and INVALID_PAGE in str(exc).lower():
+                return
+            raise
+
+
+def records_of(body: Any) -> list[Any]:
+    """The `data` list of a call-log page."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, list):
+        raise ProviderError(SLUG, f"{settings.CALLS_PATH}: response has no data list")
+    return data
+
+
+def call_id(record: dict[str, Any]) -> str | None:
+    """The contract's id: `id`, else `creation_time|source_number|destination_number`.
+
+    The fallback joins the raw text of the three fields (a missing number is empty); a
+    record with neither an `id` nor a `creation_time` has no id (it is rejected in staging).
+    """
+    given = record.get(settings.ID_FIELD)
+    if given is not None and not isinstance(given, dict | list) and str(given).strip():
+        return str(given)
+    created = record.get(settings.CURSOR_FIELD)
+    if created is None or str(created).strip() == "":
+        return None
+    return "|".join("" if record.get(k) is None else str(record.get(k))
+                    for k in settings.KEY_FIELDS)
+
+
+def calls_table(records: list[Any], org_handle: str) -> pa.Table:
+    """One page as a raw Arrow table: `call_id`, `started_at` (creation_time), the record."""
+    return raw_calls_table(records, call_id, lambda r: r.get(settings.CURSOR_FIELD),
+                           org_handle)
+
+
+def iso_z(value: datetime) -> str:
+    """An aware datetime as ISO 8601 UTC with `Z` (microseconds only where present)."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def connect(
+    api_token: str, org_handle: str, base_url: str, policy: RetryPolicy | None = None,
+    meter: Meter | None = None,
+) -> Http:
+    """An `Http` session for Unpod: `Authorization: Token <token>` and `Org-Handle`,
+    both bound to the configured origin."""
+    auth = HostBoundAuth({"Authorization": f"Token {api_token}", "Org-Handle": org_handle},
+                         base_url)
+    return Http(SLUG, base_url, auth=auth, policy=policy, meter=meter)
+
+
+def check_org_handle(org_handle: object) -> str:
+    """The configured org handle (the organization's `domain_handle`), or a `ConfigError`."""
+    key = where(SLUG, "org_handle")
+    if not isinstance(org_handle, str) or not org_handle.strip():
+        raise ConfigError(SLUG, f"set {key} to your organization's domain handle")
+    handle = org_handle.strip()
+    if not HANDLE.match(handle):
+        raise ConfigError(SLUG, f"{key}: {handle!r} is not an organization handle "
+                          "(visible ASCII characters without spaces)")
+    return handle
+
+
+def check_page_size(page_size: object) -> int:
+    """`page_size` as an int in 1..MAX_PAGE_SIZE, or a `ConfigError` naming the key."""
+    try:
+        size = int(str(page_size))
+    except ValueError:
+        size = 0
+    if not 1 <= size <= settings.MAX_PAGE_SIZE:
+        raise ConfigError(SLUG, f"{where(SLUG, 'page_size')}: {page_size!r} is not a whole "
+                          f"number from 1 to {settings.MAX_PAGE_SIZE}")
+    return size

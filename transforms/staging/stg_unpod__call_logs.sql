@@ -1,0 +1,97 @@
+-- grain: one row per raw Unpod call-log record, every load kept (dedup in calls); key: call_key
+with source as (
+    select * from {{ raw_unpod.call_logs }}
+),
+
+fields as (
+    select
+        *,
+        json_extract_string(record, [
+            'call_type', 'call_status', 'source_number', 'destination_number', 'start_time',
+            'end_time', 'call_duration', 'end_reason'
+        ]) as f,
+    from source
+),
+
+renamed as (
+    select
+        'unpod' as provider,
+        -- `id`, else `creation_time|source_number|destination_number` (client.call_id)
+        call_id,
+        account_id,
+        -- `creation_time`, parsed to UTC in the client (`start_time` is the answer time)
+        started_at,
+        fetched_at,
+        record,
+        f[1] as direction_raw,
+        f[2] as provider_status,
+        f[3] as from_raw,
+        f[4] as to_raw,
+        staging.ts(f[5]) as answered_at,
+        staging.ts(f[6]) as ended_at,
+        staging.duration(f[7]) as reported_duration_seconds,
+        f[8] as end_reason,
+    from fields
+),
+
+normalized as (
+    select
+        *,
+        'unpod:' || call_id as call_key,
+        case staging.token(direction_raw)
+            when 'inbound' then 'inbound'
+            when 'outbound' then 'outbound'
+            else 'unknown'
+        end as direction,
+        case staging.token(provider_status)
+            when 'completed' then 'completed'
+            when 'missed' then 'no_answer'
+            when 'failed' then
+                case when lower(end_reason) like '%busy%' then 'busy' else 'failed' end
+            else 'unknown'
+        end as status,
+    from renamed
+),
+
+answered as (
+    select
+        *,
+        status = 'completed' or answered_at is not null as answered,
+    from normalized
+)
+
+select
+    provider,
+    call_key,
+    call_id,
+    account_id,
+    direction,
+    status,
+    answered,
+    started_at,
+    answered_at,
+    ended_at,
+    coalesce(
+        reported_duration_seconds,
+        case
+            when answered
+                then staging.seconds_between(coalesce(answered_at, started_at), ended_at)
+        end,
+        0
+    ) as duration_seconds,
+    staging.seconds_between(started_at, answered_at) as wait_seconds,
+    staging.e164(from_raw) as from_number,
+    staging.e164(to_raw) as to_number,
+    cast(null as integer) as sip_code,
+    provider_status,
+    end_reason,
+    cast(null as varchar) as recording_url,
+    fetched_at as synced_at,
+    case
+        when call_id is null then 'missing call_id'
+        when started_at is null then 'missing or unreadable started_at'
+    end as reject_reason,
+    coalesce(call_id, md5(record)) as record_key,
+    'raw_unpod.call_logs' as raw_table,
+    record,
+from answered
