@@ -17,7 +17,10 @@ from typing import Any
 
 import dlt
 import duckdb
-from dlt.common.configuration.exceptions import ConfigFieldMissingException
+from dlt.common.configuration.exceptions import (
+    ConfigFieldMissingException,
+    ConfigValueCannotBeCoercedException,
+)
 
 from pipelines import transform
 from pipelines.failpoints import failpoint
@@ -135,6 +138,10 @@ def _make_source(
         return provider.source(**kwargs), meter
     except ConfigFieldMissingException as exc:
         raise ConfigError(provider.slug, _missing_message(provider.slug, exc)) from None
+    except ConfigValueCannotBeCoercedException as exc:
+        raise ConfigError(provider.slug, f"{where(provider.slug, exc.field_name)}: the "
+                          "configured value is not a valid "
+                          f"{getattr(exc.hint, '__name__', exc.hint)}") from None
     except Exception as exc:
         found = _provider_error(exc)
         if found is not None:
