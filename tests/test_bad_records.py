@@ -24,7 +24,10 @@ BAD = [
     ({"call_id": "renamed", "startedAt": "2026-10-30T10:00:00Z"},
      "missing or unreadable started_at"),
 ]
+HOSTILE_ID = "x'); drop table calls; --"
 ODD = [  # usable, with odd values: they load, `unknown` where the rule can't tell
+    {"call_id": HOSTILE_ID, "started_at": "2026-10-30T10:00:00Z", "sip_code": 200,
+     "direction": "inbound", "status": "'; delete from calls; --"},
     {"call_id": "wrong-types", "started_at": 1793354400, "sip_code": "abc",
      "status": 12345, "direction": 7, "duration_seconds": "long", "from": 4155550000},
     {"call_id": "drift", "started_at": "2026-10-30T10:00:00Z", "sip_code": 200,
@@ -59,6 +62,9 @@ def test_broken_records_are_kept_raw_and_reported(
                      "where call_id in ('wrong-types', 'drift')"))
     assert odd == {"wrong-types": "unknown/unknown", "drift": "completed/inbound"}
     assert result.unknown == {"bland": 1}
+    hostile = query(warehouse, "select provider_status from calls where call_id = ?",
+                    [HOSTILE_ID])
+    assert hostile == [("'; delete from calls; --",)]  # SQL in values is data
     assert query(warehouse, "select count(*) from calls where call_id = ?",
                  [dup["call_id"]]) == [(1,)]
     drift = query(warehouse, "select record from raw_bland.sip_calls where call_id = 'drift'")

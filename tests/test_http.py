@@ -153,3 +153,13 @@ def test_bad_policy_key_names_the_env_var(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("SOURCES__BLAND__MAX_ATTEMPTS", "0")
     with pytest.raises(ProviderError, match="SOURCES__BLAND__MAX_ATTEMPTS"):
         retry_policy("bland")
+
+
+def test_long_waits_are_logged(
+    sim: Simulator, http: Http, waits: list[float], caplog: pytest.LogCaptureFixture
+) -> None:
+    sim.fail_next(429, "bland", headers={"Retry-After": "30"})
+    with caplog.at_level("WARNING", logger="callsync.http"):
+        http.get_json(PATH, PARAMS)
+    assert waits == [30.0]
+    assert any("waiting 30 s" in r.getMessage() for r in caplog.records)
