@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from simulator.bland import BlandSim
+from simulator.jambonz import JambonzSim
 from simulator.server import Simulator
 
-PROVIDERS: dict[str, type[Any]] = {"bland": BlandSim}
+PROVIDERS: dict[str, type[Any]] = {"bland": BlandSim, "jambonz": JambonzSim}
 
 
 def build(seed: int = 7, size: int = 200, now: datetime | None = None) -> Simulator:

@@ -9,6 +9,8 @@ from typing import Any
 
 from sources import bland
 from sources.bland import settings as bland_settings
+from sources.jambonz import jambonz_source
+from sources.jambonz import settings as jambonz_settings
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class Provider:
 
 PROVIDERS: dict[str, Provider] = {
     "bland": Provider("bland", bland.bland_source, bland_settings),
+    "jambonz": Provider("jambonz", jambonz_source, jambonz_settings),
 }
 
 
