@@ -128,6 +128,8 @@ class JambonzSim:
     rate_limit: int = 600
     rate_window_seconds: int = 300
     timer: Callable[[], float] = time.monotonic  # the rate-limit window's clock
+    # called after each RecentCalls page is built (page number): calls arriving mid-walk
+    after_page: Callable[[int], None] | None = None
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -313,10 +315,13 @@ class JambonzSim:
                 added.append(self.render(cdr))
         return added
 
-    def add_call_at(self, attempted: datetime, direction: str = "outbound") -> dict[str, Any]:
-        """Write one answered CDR attempted at exactly `attempted` (e.g. on the cursor)."""
+    def add_call_at(self, attempted: datetime, direction: str = "outbound",
+                    **fields: Any) -> dict[str, Any]:
+        """Write one answered CDR attempted at exactly `attempted` (e.g. on the cursor);
+        `fields` override generated ones (`host`, `trunk`: the point's tags)."""
         with self._lock:
             cdr = self._make_cdr(attempted, OUTCOMES[0], direction)
+            cdr.update(fields)
             self._write(cdr)
             return self.render(cdr)
 
@@ -448,6 +453,8 @@ class JambonzSim:
             body: dict[str, Any] = {"total": total, "batch": count, "page": page, "data": data}
         else:
             body = {"total": total, "page_size": count_text, "page": page_text, "data": data}
+        if self.after_page is not None:
+            self.after_page(page)
         return Response(200, body, headers)
 
     def _match(self, query: dict[str, str]) -> list[dict[str, Any]]:

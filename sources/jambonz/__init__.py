@@ -24,6 +24,8 @@ from sources.jambonz.client import (
     check_account_sid,
     check_page_size,
     connect,
+    live_calls_table,
+    recent_calls_table,
 )
 
 SLUG = "jambonz"
@@ -115,10 +117,10 @@ def recent_calls(
     start = cursor.start_value
     end = cursor.end_value or window_end
     for records in client.recent_call_pages(start, end):
-        yield client.recent_calls_table(records)
+        yield recent_calls_table(records, client.account_sid, client.base_url)
 
 
 @dlt.resource(name="calls", write_disposition="replace", columns=_columns("calls"))
 def live_calls(client: JambonzClient) -> Iterator[pa.Table]:
     """The calls in progress at this sync: replaces the last sync's list (even if empty)."""
-    yield client.live_calls_table(client.live_calls())
+    yield live_calls_table(client.live_calls(), client.account_sid)

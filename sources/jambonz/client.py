@@ -84,17 +84,18 @@ class JambonzClient:
             raise ProviderError(SLUG, f"{path}: response is not a JSON array")
         return body
 
-    def recent_calls_table(self, records: list[Any]) -> pa.Table:
-        """One RecentCalls page as the raw call table, plus the API root it came from."""
-        table = raw_calls_table(records, recent_call_id, lambda r: r.get(
-            settings.RECORD_TIME_FIELD), self.account_sid)
-        return table.append_column(
-            "base_url", pa.array([self.base_url] * table.num_rows, pa.string()))
 
-    def live_calls_table(self, records: list[Any]) -> pa.Table:
-        """The live calls as one raw table: id, account, whole record, when fetched."""
-        table = raw_calls_table(records, live_call_id, lambda r: None, self.account_sid)
-        return table.drop_columns(["started_at"])  # live calls carry no timestamps
+def recent_calls_table(records: list[Any], account_sid: str, base_url: str) -> pa.Table:
+    """One RecentCalls page as the raw call table, plus the API root it came from."""
+    table = raw_calls_table(records, recent_call_id,
+                            lambda r: r.get(settings.RECORD_TIME_FIELD), account_sid)
+    return table.append_column("base_url", pa.array([base_url] * table.num_rows, pa.string()))
+
+
+def live_calls_table(records: list[Any], account_sid: str) -> pa.Table:
+    """The live calls as one raw table: id, account, whole record, when fetched."""
+    table = raw_calls_table(records, live_call_id, lambda r: None, account_sid)
+    return table.drop_columns(["started_at"])  # live calls carry no timestamps
 
 
 def first_id(record: dict[str, Any], fields: tuple[str, ...]) -> object:
