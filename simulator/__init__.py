@@ -6,10 +6,13 @@ from datetime import datetime
 from typing import Any
 
 from simulator.bland import BlandSim
+from simulator.jambonz import JambonzSim
 from simulator.server import Simulator
 from simulator.unpod import UnpodSim
 
-PROVIDERS: dict[str, type[Any]] = {"bland": BlandSim, "unpod": UnpodSim}
+PROVIDERS: dict[str, type[Any]] = {
+    "bland": BlandSim, "unpod": UnpodSim, "jambonz": JambonzSim,
+}
 
 
 def build(seed: int = 7, size: int = 200, now: datetime | None = None) -> Simulator:

@@ -6,6 +6,9 @@ with staged as (
     union all by name
     select provider, record_key, reject_reason, raw_table, synced_at
     from staging.stg_unpod__call_logs
+    union all by name
+    select provider, record_key, reject_reason, raw_table, synced_at
+    from staging.stg_jambonz__recent_calls
 )
 
 select

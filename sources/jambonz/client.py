@@ -1,0 +1,187 @@
+"""The only code that talks to jambonz: bearer auth, RecentCalls' envelope and offset
+pages, and the live Calls list."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pyarrow as pa
+
+from sources._config import where
+from sources._http import ConfigError, HostBoundAuth, Http, Meter, ProviderError, RetryPolicy
+from sources._pages import raw_calls_table, walk
+from sources.jambonz import settings
+
+SLUG = "jambonz"
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+
+
+class OffsetPagePaginator:
+    """RecentCalls' pages: `page` 1, 2, ... of `count` records at offset `(page-1)*count`.
+
+    The walk ends when `page * count >= total`, or on an empty or short page. `total` is
+    read from either envelope (the server's `{total, page_size, page, data}` with strings,
+    or the docs' `{total, batch, page, data}`); the page's size is always `len(data)`.
+    """
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.page = 1
+        self.has_next_page = True
+
+    def init_request(self, params: dict[str, Any]) -> None:
+        self.page = 1
+        params["page"] = self.page
+        params["count"] = self.count
+
+    def update_state(self, body: Any, records: list[Any]) -> None:
+        total = _integer(body.get("total")) if isinstance(body, dict) else None
+        if (not records or len(records) < self.count
+                or (total is not None and self.page * self.count >= total)):
+            self.has_next_page = False
+
+    def update_request(self, params: dict[str, Any]) -> str | None:
+        self.page += 1
+        params["page"] = self.page
+        return None
+
+
+class JambonzClient:
+    """jambonz's account-scoped call endpoints over one `Http` session."""
+
+    def __init__(self, http: Http, account_sid: str, page_size: int = settings.PAGE_SIZE
+                 ) -> None:
+        self.http = http
+        self.account_sid = account_sid
+        self.page_size = page_size
+        self.base_url = public_url(http.base_url)
+
+    def recent_call_pages(self, start: datetime | None, end: datetime) -> Iterator[list[Any]]:
+        """Pages of CDRs attempted in `[start, end]`, newest first, as the API returns them.
+
+        Both bounds are always sent, zoned: the server silently matches nothing for a
+        zone-less bound, and a fixed `end` keeps calls that arrive during the walk from
+        shifting the offsets (the call id dedupes what shifts anyway).
+        """
+        path = settings.RECENT_CALLS_PATH.format(account_sid=self.account_sid)
+        params: dict[str, Any] = {}
+        if start is not None:  # always, in practice: the incremental has an initial value
+            params["start"] = rfc3339(start)
+        params["end"] = rfc3339(end, round_up=True)
+        yield from walk(self.http, path, params, OffsetPagePaginator(self.page_size),
+                        records_of)
+
+    def live_calls(self) -> list[Any]:
+        """Every call in progress now (one request: the list has no paging)."""
+        path = settings.LIVE_CALLS_PATH.format(account_sid=self.account_sid)
+        body = self.http.get_json(path)
+        self.http.meter.pages += 1
+        if not isinstance(body, list):
+            raise ProviderError(SLUG, f"{path}: response is not a JSON array")
+        return body
+
+
+def recent_calls_table(records: list[Any], account_sid: str, base_url: str) -> pa.Table:
+    """One RecentCalls page as the raw call table, plus the API root it came from."""
+    table = raw_calls_table(records, recent_call_id,
+                            lambda r: r.get(settings.RECORD_TIME_FIELD), account_sid)
+    return table.append_column("base_url", pa.array([base_url] * table.num_rows, pa.string()))
+
+
+def live_calls_table(records: list[Any], account_sid: str) -> pa.Table:
+    """The live calls as one raw table: id, account, whole record, when fetched."""
+    table = raw_calls_table(records, live_call_id, lambda r: None, account_sid)
+    return table.drop_columns(["started_at"])  # live calls carry no timestamps
+
+
+def first_id(record: dict[str, Any], fields: tuple[str, ...]) -> object:
+    for name in fields:
+        value = record.get(name)
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def recent_call_id(record: dict[str, Any]) -> object:
+    """`call_sid`, else `sip_callid` (`sip_call_id` in the swagger): a failed inbound call
+    has no call sid."""
+    return first_id(record, settings.RECORD_ID_FIELDS)
+
+
+def live_call_id(record: dict[str, Any]) -> object:
+    return first_id(record, settings.LIVE_ID_FIELDS)
+
+
+def records_of(body: Any) -> list[Any]:
+    """The `data` list of a RecentCalls page (either envelope)."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, list):
+        raise ProviderError(SLUG, "RecentCalls: response has no data list")
+    return data
+
+
+def rfc3339(ts: datetime, round_up: bool = False) -> str:
+    """`2026-11-01T12:00:00.000Z`: UTC, milliseconds (as the jambonz webapp sends them).
+
+    A start bound is rounded down and an end bound up to the millisecond, so neither
+    excludes a record the exact value would include.
+    """
+    ts = ts.astimezone(UTC)
+    extra = ts.microsecond % 1000
+    if round_up and extra:
+        ts += timedelta(microseconds=1000 - extra)
+    return ts.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def public_url(url: str) -> str:
+    """`url` without user info, query or fragment, and without a trailing slash."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+
+
+def _integer(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def connect(
+    api_key: str, base_url: str, policy: RetryPolicy | None = None, meter: Meter | None = None,
+) -> Http:
+    """An `Http` session for jambonz: `Authorization: Bearer <api key>`, to its host only."""
+    return Http(SLUG, base_url,
+                auth=HostBoundAuth({"authorization": f"Bearer {api_key}"}, base_url),
+                policy=policy, meter=meter)
+
+
+def check_account_sid(account_sid: object) -> str:
+    """The configured account sid (a UUID), or a `ConfigError` naming the key."""
+    text = account_sid.strip() if isinstance(account_sid, str) else ""
+    if not UUID.match(text):
+        raise ConfigError(SLUG, f"{where(SLUG, 'account_sid')}: {account_sid!r} is not an "
+                          "account sid (a UUID, e.g. 3fa85f64-5717-4562-b3fc-2c963f66afa6)")
+    return text
+
+
+def check_page_size(page_size: object) -> int:
+    """Records per RecentCalls page: 1 to 500, as the API allows."""
+    try:
+        count = int(str(page_size))
+    except ValueError:
+        count = 0
+    if not 1 <= count <= settings.MAX_PAGE_SIZE:
+        raise ConfigError(SLUG, f"{where(SLUG, 'page_size')}: {page_size!r} is not a whole "
+                          f"number from 1 to {settings.MAX_PAGE_SIZE}")
+    return count
