@@ -9,10 +9,10 @@ from typing import Any
 
 from sources import bland
 from sources.bland import settings as bland_settings
-from sources.unpod import settings as unpod_settings
-from sources.unpod import unpod_source
 from sources.jambonz import jambonz_source
 from sources.jambonz import settings as jambonz_settings
+from sources.unpod import settings as unpod_settings
+from sources.unpod import unpod_source
 
 
 @dataclass(frozen=True)
