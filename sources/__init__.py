@@ -9,6 +9,8 @@ from typing import Any
 
 from sources import bland
 from sources.bland import settings as bland_settings
+from sources.sipsim import settings as sipsim_settings
+from sources.sipsim import sipsim_source
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class Provider:
 
 PROVIDERS: dict[str, Provider] = {
     "bland": Provider("bland", bland.bland_source, bland_settings),
+    "sipsim": Provider("sipsim", sipsim_source, sipsim_settings),
 }
 
 
