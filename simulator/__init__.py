@@ -7,8 +7,9 @@ from typing import Any
 
 from simulator.bland import BlandSim
 from simulator.server import Simulator
+from simulator.sipsim import SipsimSim
 
-PROVIDERS: dict[str, type[Any]] = {"bland": BlandSim}
+PROVIDERS: dict[str, type[Any]] = {"bland": BlandSim, "sipsim": SipsimSim}
 
 
 def build(seed: int = 7, size: int = 200, now: datetime | None = None) -> Simulator:
