@@ -8,10 +8,11 @@ from typing import Any
 from simulator.bland import BlandSim
 from simulator.jambonz import JambonzSim
 from simulator.server import Simulator
+from simulator.sipsim import SipsimSim
 from simulator.unpod import UnpodSim
 
 PROVIDERS: dict[str, type[Any]] = {
-    "bland": BlandSim, "unpod": UnpodSim, "jambonz": JambonzSim,
+    "bland": BlandSim, "sipsim": SipsimSim, "unpod": UnpodSim, "jambonz": JambonzSim,
 }
 
 

@@ -118,7 +118,7 @@ class Simulator:
         self._server = _QuietServer((LOOPBACK, port), _Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                        daemon=True)
+                                        daemon=True)  # poll interval: stop() waits for it
         self._thread.start()
         return self
 

@@ -11,6 +11,8 @@ from sources import bland
 from sources.bland import settings as bland_settings
 from sources.jambonz import jambonz_source
 from sources.jambonz import settings as jambonz_settings
+from sources.sipsim import settings as sipsim_settings
+from sources.sipsim import sipsim_source
 from sources.unpod import settings as unpod_settings
 from sources.unpod import unpod_source
 
@@ -42,6 +44,7 @@ PROVIDERS: dict[str, Provider] = {
     "bland": Provider("bland", bland.bland_source, bland_settings),
     "unpod": Provider("unpod", unpod_source, unpod_settings),
     "jambonz": Provider("jambonz", jambonz_source, jambonz_settings),
+    "sipsim": Provider("sipsim", sipsim_source, sipsim_settings),
 }
 
 

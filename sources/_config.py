@@ -17,10 +17,10 @@ def where(slug: str, key: str) -> str:
     return f"sources.{slug}.{key} (env SOURCES__{slug.upper()}__{key.upper()})"
 
 
-def check_base_url(slug: str, base_url: object) -> str:
+def check_base_url(slug: str, base_url: object, key: str = "base_url") -> str:
     parts = urlsplit(str(base_url or ""))
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(slug, f"{where(slug, 'base_url')}: {base_url!r} is not an "
+        raise ConfigError(slug, f"{where(slug, key)}: {base_url!r} is not an "
                           "http(s) URL with a host")
     return str(base_url)
 

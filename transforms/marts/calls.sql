@@ -3,6 +3,7 @@
 with staged as (
     -- one branch per provider; every staging view of calls has the same columns
     select * from staging.stg_bland__sip_calls
+    union all by name select * from staging.stg_sipsim__calls
     union all by name select * from staging.stg_unpod__call_logs
     union all by name select * from staging.stg_jambonz__recent_calls
 ),

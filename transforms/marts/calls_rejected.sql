@@ -5,6 +5,9 @@ with staged as (
     from staging.stg_bland__sip_calls
     union all by name
     select provider, record_key, reject_reason, raw_table, synced_at
+    from staging.stg_sipsim__calls
+    union all by name
+    select provider, record_key, reject_reason, raw_table, synced_at
     from staging.stg_unpod__call_logs
     union all by name
     select provider, record_key, reject_reason, raw_table, synced_at
