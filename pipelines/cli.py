@@ -28,8 +28,10 @@ def setup_logging(debug: bool) -> None:
     out.addFilter(_Below(logging.WARNING))
     err = logging.StreamHandler(sys.stderr)
     err.setLevel(logging.WARNING)
+    from pipelines.redaction import RedactingFormatter
+
     for handler in (out, err):
-        handler.setFormatter(logging.Formatter(
+        handler.setFormatter(RedactingFormatter(
             "%(asctime)s %(name)s %(levelname)s %(message)s" if debug else "%(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [out, err]
@@ -66,6 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     setup_logging(args.debug)
     try:
+        from pipelines.redaction import add_secrets, configured_secrets
+
+        add_secrets(configured_secrets())
         return _dispatch(args)
     except ProviderError as exc:
         log.debug("failed", exc_info=True)

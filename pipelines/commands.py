@@ -15,6 +15,7 @@ from pipelines import status as status_mod
 from pipelines import sync as sync_mod
 from pipelines import transform as transform_mod
 from pipelines.lock import WarehouseLock
+from pipelines.redaction import add_secrets
 from pipelines.warehouse import DEMO_WAREHOUSE, pipelines_dir, warehouse_path
 from sources import all_raw_columns
 
@@ -90,6 +91,7 @@ def demo(size: int) -> int:
     with build(size=size, now=now) as sim:
         log.info("simulator on %s: syncing %s", sim.url, ", ".join(sim.providers))
         overrides = {slug: p.config(sim.url) for slug, p in sim.providers.items()}
+        add_secrets(v for config in overrides.values() for v in config.values())
         result = sync_mod.run(warehouse, list(sim.providers), overrides=overrides)
     report(result, warehouse)
     log.info("try: uv run duckdb %s -c \"select status, count(*) from calls group by 1\"",
