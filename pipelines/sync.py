@@ -8,8 +8,10 @@ A provider that fails is reported and the others still load.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -115,9 +117,16 @@ def run(
                 sources[provider.slug] = _make_source(provider, overrides, start, end)
             except ProviderError as exc:
                 outcome.error = str(exc)
-        for outcome in result.providers:
-            if outcome.slug in sources:
-                _load(warehouse, sources[outcome.slug], outcome)
+        started = [o for o in result.providers if o.slug in sources]
+        # extraction (the network-bound part) runs for every provider at once; the
+        # warehouse is written by one provider at a time
+        database = threading.Lock()
+        with ThreadPoolExecutor(max_workers=max(1, len(started))) as pool:
+            pipelines = list(pool.map(
+                lambda o: _extract(warehouse, sources[o.slug], o, database), started))
+        for outcome, pipeline in zip(started, pipelines, strict=True):
+            if pipeline is not None:
+                _finish(pipeline, outcome)
         _build(warehouse, result)
     return result
 
@@ -189,7 +198,12 @@ def _provider_error(exc: BaseException) -> ProviderError | None:
     return None
 
 
-def _load(warehouse: Path, made: tuple[Any, Meter], outcome: ProviderResult) -> None:
+def _extract(
+    warehouse: Path, made: tuple[Any, Meter], outcome: ProviderResult,
+    database: threading.Lock,
+) -> dlt.Pipeline | None:
+    """Restore state, finish what a killed run left, and extract: the pipeline, or None
+    when the provider failed (`outcome.error` says why)."""
     source, meter = made
     began = time.monotonic()
     pipeline = dlt.pipeline(
@@ -199,15 +213,36 @@ def _load(warehouse: Path, made: tuple[Any, Meter], outcome: ProviderResult) -> 
         pipelines_dir=str(pipelines_dir(warehouse)),
     )
     try:
-        _run_steps(pipeline, source)
-        outcome.ok = True
+        with database:
+            pipeline.sync_destination()  # a lost working folder resumes from the warehouse
+            if pipeline.has_pending_data:
+                log.info("%s: finishing the load a previous run left", outcome.slug)
+                pipeline.normalize()
+                pipeline.load()
+        pipeline.extract(source)
+        failpoint("after_extract")
+        return pipeline
     except Exception as exc:
-        found = _provider_error(exc)
-        outcome.error = str(found) if found else f"{outcome.slug}: {_one_line(exc)}"
-        log.debug("%s failed", outcome.slug, exc_info=True)
+        _failed(outcome, exc)
+        return None
     finally:
         outcome.pages, outcome.requests = meter.pages, meter.requests
         outcome.seconds = time.monotonic() - began
+
+
+def _finish(pipeline: dlt.Pipeline, outcome: ProviderResult) -> None:
+    """Normalize and load what `_extract` left in the working folder."""
+    began = time.monotonic()
+    try:
+        pipeline.normalize()
+        failpoint("after_normalize")
+        pipeline.load()
+        failpoint("after_load")
+        outcome.ok = True
+    except Exception as exc:
+        _failed(outcome, exc)
+    finally:
+        outcome.seconds += time.monotonic() - began
         trace = pipeline.last_trace
         normalize = trace.last_normalize_info if trace else None
         if normalize is not None:
@@ -215,23 +250,10 @@ def _load(warehouse: Path, made: tuple[Any, Meter], outcome: ProviderResult) -> 
             outcome.records = sum(n for t, n in counts.items() if not t.startswith("_dlt"))
 
 
-def _run_steps(pipeline: dlt.Pipeline, source: Any) -> None:
-    """dlt's extract, normalize and load, each step a point a crash may hit.
-
-    State is restored from the warehouse first (a lost working folder resumes), and a
-    package a killed run left behind is loaded before anything new is extracted.
-    """
-    pipeline.sync_destination()
-    if pipeline.has_pending_data:
-        log.info("%s: finishing the load a previous run left", pipeline.pipeline_name)
-        pipeline.normalize()
-        pipeline.load()
-    pipeline.extract(source)
-    failpoint("after_extract")
-    pipeline.normalize()
-    failpoint("after_normalize")
-    pipeline.load()
-    failpoint("after_load")
+def _failed(outcome: ProviderResult, exc: Exception) -> None:
+    found = _provider_error(exc)
+    outcome.error = str(found) if found else f"{outcome.slug}: {_one_line(exc)}"
+    log.debug("%s failed", outcome.slug, exc_info=True)
 
 
 def _one_line(exc: BaseException) -> str:

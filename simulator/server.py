@@ -86,6 +86,12 @@ class Simulator:
         self._thread: threading.Thread | None = None
         # called with every request after it is logged (tests use it to kill a client)
         self.on_request: Callable[[Request], None] | None = None
+        # benchmark knobs: seconds added to every answer; requests per second per provider
+        # beyond which it answers 429 with Retry-After (0: no limit)
+        self.latency = 0.0
+        self.rate_limit = 0.0
+        self._windows: dict[str, tuple[int, int]] = {}
+        self.clock: Callable[[], float] = time.monotonic
 
     # -- wiring ------------------------------------------------------------
     def add_provider(self, slug: str, provider: Any) -> Any:
@@ -177,6 +183,20 @@ class Simulator:
                 return route, m.groupdict()
         return None
 
+    def _limited(self, provider: str) -> Response | None:
+        """429 once `provider` has had `rate_limit` requests in the current second."""
+        if not self.rate_limit:
+            return None
+        second = int(self.clock())
+        with self._lock:
+            window, count = self._windows.get(provider, (second, 0))
+            if window != second:
+                window, count = second, 0
+            self._windows[provider] = (window, count + 1)
+        if count + 1 > self.rate_limit:
+            return Response(429, {"error": "rate limit exceeded"}, {"Retry-After": "1"})
+        return None
+
     def _take_fault(self, provider: str) -> Response | None:
         with self._lock:
             for i, (who, response) in enumerate(self._faults):
@@ -200,7 +220,10 @@ class Simulator:
         else:
             route, params = found
             request.provider = route.provider
-            response = self._take_fault(route.provider) or route.handler(request, params)
+            response = (self._take_fault(route.provider) or self._limited(route.provider)
+                        or route.handler(request, params))
+        if self.latency:
+            time.sleep(self.latency)  # a far-away API, for the latency-bound benchmark
         with self._lock:
             self.requests.append(request)
         if self.on_request is not None:

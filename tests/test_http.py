@@ -163,3 +163,20 @@ def test_long_waits_are_logged(
         http.get_json(PATH, PARAMS)
     assert waits == [30.0]
     assert any("waiting 30 s" in r.getMessage() for r in caplog.records)
+
+
+def test_simulator_rate_limit_answers_429_with_retry_after(
+    sim: Simulator, http: Http, waits: list[float]
+) -> None:
+    sim.rate_limit = 2
+    sim.clock = lambda: 1000.5  # one second of the simulator's clock
+    for _ in range(2):
+        http.get_json(PATH, PARAMS)
+    assert waits == []
+    sim.clock = lambda: 1001.5  # the next second: the bucket is full again
+    http.get_json(PATH, PARAMS)
+    sim.clock = lambda: 1001.6
+    http.get_json(PATH, PARAMS)
+    http.policy.attempts = 1
+    with pytest.raises(ProviderError, match="still failing after 1 attempts"):
+        http.get_json(PATH, PARAMS)  # the third in one second

@@ -89,7 +89,7 @@ def _sip_calls(
             on_cursor_value_missing="include", primary_key=settings.ID_FIELD)
     resource = dlt.resource(
         sip_calls, name=f"sip_calls_{phone_number.lstrip('+')}", table_name="sip_calls",
-        write_disposition="append",
+        write_disposition="append", parallelized=True,  # numbers are read concurrently
     )(client, phone_number)
     resource.apply_hints(incremental=cursor)
     return resource

@@ -160,4 +160,5 @@ def test_401_fails_the_provider_with_one_line_and_no_secret(
     assert "HTTP 401" in error and "check the configured key" in error
     assert "\n" not in error
     assert "wrong-key-123456" not in error
-    assert len(sim.requests_for("bland")) == 1  # a 401 is not retried
+    served = [(r.path, tuple(sorted(r.query.items()))) for r in sim.requests_for("bland")]
+    assert len(served) == len(set(served)) <= 4  # a 401 is not retried (numbers run at once)
