@@ -5,7 +5,7 @@ export UV_COMPILE_BYTECODE := 1
 PYTHON ?= python3
 UV := $(PYTHON) -m uv
 
-.PHONY: setup demo test lint typecheck sync status clean chaos
+.PHONY: setup demo test lint typecheck sync status clean chaos bench
 
 setup:
 	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -36,3 +36,7 @@ clean:
 
 chaos: setup
 	$(UV) run python -m chaos --rounds $${ROUNDS:-30}
+
+bench: setup
+	$(UV) run python -m bench.run --calls $${CALLS:-100000}
+	$(UV) run python -m bench.model_build --calls $${BUILD_CALLS:-1000000}
