@@ -41,3 +41,17 @@ def test_demo_needs_no_configuration(isolated: Path) -> None:
     demo = isolated / "data" / "demo.duckdb"
     statuses = dict(query(demo, "select status, count(*) from calls group by 1"))
     assert sum(statuses.values()) > 100 and "completed" in statuses
+
+
+def test_one_provider_failing_does_not_stop_the_others(
+    sim: Simulator, warehouse: Path, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for slug in sim.providers:
+        configure(monkeypatch, sim, slug)
+    configure(monkeypatch, sim, "bland", api_key="revoked-key-0000")
+    run = callsync("sync", cwd=isolated)
+    assert run.code == 1
+    failed = [line for line in run.err.splitlines() if line.startswith("failed:")]
+    assert len(failed) == 1 and failed[0].startswith("failed: bland:") and "401" in failed[0]
+    loaded = dict(query(warehouse, "select provider, count(*) from calls group by 1"))
+    assert set(loaded) == {"sipsim", "unpod", "jambonz"} and min(loaded.values()) > 100
