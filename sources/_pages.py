@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
+import dlt
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -31,6 +32,27 @@ RAW_CALL_SCHEMA = pa.schema([
     ("record", pa.string()),
     ("fetched_at", pa.timestamp("us", tz="UTC")),
 ])
+
+
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def call_cursor(
+    start: datetime, lag: int, backfill: tuple[datetime, datetime | None] | None,
+    row_order: Literal["asc", "desc"] | None = None, open_end: datetime = FAR_FUTURE,
+) -> dlt.sources.incremental[datetime]:
+    """The incremental on a raw call table's `started_at`, with `call_id` breaking ties.
+
+    A sync starts at the stored cursor minus `lag` (or `start` the first time). A backfill
+    is a closed window `[start, end)`: an end value keeps dlt from reading or moving the
+    stored cursor, so one without `--end` runs to `open_end` (default: beyond any call).
+    """
+    common: dict[str, Any] = {"row_order": row_order, "on_cursor_value_missing": "include",
+                              "primary_key": "call_id"}
+    if backfill:
+        return dlt.sources.incremental("started_at", initial_value=backfill[0],
+                                       end_value=backfill[1] or open_end, **common)
+    return dlt.sources.incremental("started_at", initial_value=start, lag=lag, **common)
 
 
 class Paginator(Protocol):

@@ -8,7 +8,7 @@ deduplicates on `call_id`. `sip_configs` is replaced on every sync, credentials 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import dlt
@@ -23,12 +23,12 @@ from sources._config import (
     check_start_date,
 )
 from sources._http import Meter, RetryPolicy
+from sources._pages import call_cursor
 from sources._secrets import drop_credentials
 from sources.bland import settings
 from sources.bland.client import BlandClient, calls_table, check_phone_numbers, connect
 
 SLUG = "bland"
-FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 DLT_TYPES: dict[str, Any] = {"varchar": "text", "timestamptz": "timestamp", "json": "json"}
 
 
@@ -77,16 +77,7 @@ def _sip_calls(
     backfill: tuple[datetime, datetime | None] | None,
 ) -> DltResource:
     """The `sip_calls` resource of one phone number (its own cursor in dlt state)."""
-    if backfill:
-        cursor = dlt.sources.incremental(
-            settings.CURSOR_FIELD, initial_value=backfill[0],
-            end_value=backfill[1] or FAR_FUTURE,  # an end keeps dlt from touching state
-            row_order="desc", on_cursor_value_missing="include",
-            primary_key=settings.ID_FIELD)
-    else:
-        cursor = dlt.sources.incremental(
-            settings.CURSOR_FIELD, initial_value=start, lag=lag, row_order="desc",
-            on_cursor_value_missing="include", primary_key=settings.ID_FIELD)
+    cursor = call_cursor(start, lag, backfill, row_order="desc")
     resource = dlt.resource(
         sip_calls, name=f"sip_calls_{phone_number.lstrip('+')}", table_name="sip_calls",
         write_disposition="append", parallelized=True,  # numbers are read concurrently

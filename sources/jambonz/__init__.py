@@ -18,6 +18,7 @@ from dlt.sources import DltResource
 
 from sources._config import check_base_url, check_lookback, check_secret, check_start_date
 from sources._http import Meter, RetryPolicy
+from sources._pages import call_cursor
 from sources.jambonz import settings
 from sources.jambonz.client import (
     JambonzClient,
@@ -88,15 +89,7 @@ def _recent_calls(
     backfill: tuple[datetime, datetime | None] | None, window_end: datetime,
 ) -> DltResource:
     """The `recent_calls` resource with its incremental (a fixed window on a backfill)."""
-    if backfill:
-        cursor = dlt.sources.incremental(
-            settings.CURSOR_FIELD, initial_value=backfill[0],
-            end_value=backfill[1] or window_end, row_order="desc",
-            on_cursor_value_missing="include", primary_key=settings.ID_FIELD)
-    else:
-        cursor = dlt.sources.incremental(
-            settings.CURSOR_FIELD, initial_value=start, lag=lag, row_order="desc",
-            on_cursor_value_missing="include", primary_key=settings.ID_FIELD)
+    cursor = call_cursor(start, lag, backfill, row_order="desc", open_end=window_end)
     return dlt.resource(
         recent_calls, name="recent_calls", write_disposition="append",
         columns=_columns("recent_calls"),

@@ -20,6 +20,7 @@ from dlt.sources import DltResource
 
 from sources._config import check_base_url, check_lookback, check_start_date
 from sources._http import Meter, RetryPolicy
+from sources._pages import call_cursor
 from sources.sipsim import settings
 from sources.sipsim.client import (
     SipsimClient,
@@ -71,15 +72,7 @@ def sipsim_source(
     lag = check_lookback(SLUG, lookback)
     size = check_page_size(page_size)
     client = SipsimClient(connect(credentials, url, token, retry, meter), page_size=size)
-    if backfill:
-        window_end = backfill[1] or datetime.now(UTC)
-        cursor = dlt.sources.incremental(
-            settings.CURSOR_COLUMN, initial_value=backfill[0], end_value=window_end,
-            on_cursor_value_missing="include", primary_key=settings.PRIMARY_KEY)
-    else:
-        cursor = dlt.sources.incremental(
-            settings.CURSOR_COLUMN, initial_value=start, lag=lag,
-            on_cursor_value_missing="include", primary_key=settings.PRIMARY_KEY)
+    cursor = call_cursor(start, lag, backfill, open_end=datetime.now(UTC))
     return calls(client, cursor)
 
 

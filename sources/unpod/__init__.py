@@ -10,7 +10,7 @@ appended; staging deduplicates on `call_id` (`id`, else creation time and number
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import dlt
@@ -19,6 +19,7 @@ from dlt.sources import DltResource
 
 from sources._config import check_base_url, check_lookback, check_secret, check_start_date
 from sources._http import Meter, RetryPolicy
+from sources._pages import FAR_FUTURE, call_cursor
 from sources.unpod import settings
 from sources.unpod.client import (
     UnpodClient,
@@ -29,9 +30,6 @@ from sources.unpod.client import (
 )
 
 SLUG = "unpod"
-# a backfill without `--end` runs up to now: an end beyond any call, so that dlt still
-# treats it as a closed window (its state neither read nor moved) without a wall clock
-OPEN_END = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 @dlt.source(name=SLUG, section=SLUG, max_table_nesting=0)
@@ -71,15 +69,7 @@ def unpod_source(
     lag = check_lookback(SLUG, lookback)
     size = check_page_size(settings.PAGE_SIZE if page_size is None else page_size)
     client = UnpodClient(connect(token, handle, url, retry, meter), handle, page_size=size)
-    if backfill:
-        cursor = dlt.sources.incremental(
-            settings.CURSOR_COLUMN, initial_value=backfill[0],
-            end_value=backfill[1] or OPEN_END, row_order="desc",
-            on_cursor_value_missing="include", primary_key="call_id")
-    else:
-        cursor = dlt.sources.incremental(
-            settings.CURSOR_COLUMN, initial_value=start, lag=lag, row_order="desc",
-            on_cursor_value_missing="include", primary_key="call_id")
+    cursor = call_cursor(start, lag, backfill, row_order="desc")
     return call_logs(client, cursor)
 
 
@@ -98,6 +88,6 @@ def call_logs(
             lag-applied `start_value` (and a backfill's `end_value`) become the API's
             `start_date` (and `end_date`) filters.
     """
-    end = created.end_value if created.end_value != OPEN_END else None
+    end = created.end_value if created.end_value != FAR_FUTURE else None
     for records in client.call_log_pages(created.start_value, end):
         yield calls_table(records, client.org_handle)
