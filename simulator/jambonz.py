@@ -140,6 +140,7 @@ class JambonzSim:
         self._window_used = 0
         self._faults: list[tuple[str, Response]] = []
         self.cdrs: list[dict[str, Any]] = []  # newest first (by attempted_at, then write)
+        self._points: dict[tuple[Any, ...], dict[str, Any]] = {}  # InfluxDB's point identity
         self.live: list[dict[str, Any]] = []
         span = timedelta(weeks=self.weeks).total_seconds()
         step = span / max(self.size, 1)
@@ -148,7 +149,8 @@ class JambonzSim:
                 60, step * 0.8)))
             if i % 10 == 3:
                 attempted = attempted.replace(microsecond=0)  # `...:35Z` on a whole second
-            self._write(self._make_cdr(attempted, self._rng.choice(OUTCOMES)))
+            self._write(self._make_cdr(attempted, self._rng.choice(OUTCOMES)), sort=False)
+        self._sort()
         self._add_tie()
         for i in range(self.live_size):
             self.live.append(self._make_live(LIVE_STATUSES[i % len(LIVE_STATUSES)]))
@@ -224,12 +226,20 @@ class JambonzSim:
         other = "outbound" if first["direction"] == "inbound" else "inbound"
         self._write(self._make_cdr(first["_attempted"], OUTCOMES[0], direction=other))
 
-    def _write(self, cdr: dict[str, Any]) -> None:
+    def _write(self, cdr: dict[str, Any], sort: bool = True) -> None:
         """Store a CDR as InfluxDB does: same time and tags replace the earlier point."""
-        key = (cdr.get("_attempted"), *(cdr.get(t) for t in TAGS))
-        self.cdrs = [c for c in self.cdrs
-                     if c.get("_raw") or (c.get("_attempted"), *(c.get(t) for t in TAGS)) != key]
+        if not cdr.get("_raw"):
+            key = _point(cdr)
+            old = self._points.get(key)
+            if old is not None and _point(old) == key:  # (an update may have moved it)
+                self.cdrs = [c for c in self.cdrs if c is not old]
+            self._points[key] = cdr
         self.cdrs.append(cdr)
+        if sort:
+            self._sort()
+
+    def _sort(self) -> None:
+        """Newest first, by attempted_at, then by write."""
         self.cdrs.sort(key=lambda c: (c["_ts"] if "_ts" in c else c["_attempted"], c["_seq"]),
                        reverse=True)
 
@@ -533,3 +543,8 @@ class JambonzSim:
     def describe(self, url: str) -> str:
         return (f"base_url={url}/v1 api_key={self.api_key} "
                 f"account_sid={self.account_sid}")
+
+
+def _point(cdr: dict[str, Any]) -> tuple[Any, ...]:
+    """An InfluxDB point's identity: its time and its tags."""
+    return (cdr.get("_attempted"), *(cdr.get(t) for t in TAGS))
