@@ -109,6 +109,8 @@ class UnpodSim:
         self._rng = random.Random(self.seed)
         self._lock = threading.Lock()
         self._seq = 0
+        self._version = 0  # bumped by every mutation: the filter cache's key
+        self._cache: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         self.log: list[dict[str, Any]] = []  # newest first
         span = timedelta(weeks=self.weeks).total_seconds()
         step = span / max(self.size, 1)
@@ -227,6 +229,7 @@ class UnpodSim:
         """Add `n` calls newer than any so far (the clock moves on a minute per call)."""
         added = []
         with self._lock:
+            self._version += 1
             for _ in range(n):
                 self.now += timedelta(minutes=1)
                 call = self._make_call(self.now, outcome, variant=variant)
@@ -237,6 +240,7 @@ class UnpodSim:
     def complete_call(self, key: str, duration: int = 61) -> dict[str, Any]:
         """A call in progress (or any call) ends: completed, answered, with a duration."""
         with self._lock:
+            self._version += 1
             for call in self.log:
                 if self.key_of(call) == key:
                     variant = call["_variant"]
@@ -252,6 +256,7 @@ class UnpodSim:
     def put_raw(self, record: dict[str, Any], at: datetime) -> None:
         """Serve any record (even a malformed one) as if created at `at`."""
         with self._lock:
+            self._version += 1
             self.log.append(dict(record, _ts=at, _variant="raw"))
             self.log.sort(key=lambda c: c["_ts"], reverse=True)
 
@@ -281,6 +286,18 @@ class UnpodSim:
         return min(size, self.max_page_size) if size > 0 else self.default_page_size
 
     def _filtered(self, request: Request) -> list[dict[str, Any]] | Response:
+        # the same query on unchanged data gives the same rows: page walks reuse them
+        key = (self._version, self.honor_date_filters, *(request.query.get(n) for n in (
+            "start_date", "end_date", "call_type", "call_status")))
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        rows = self._filter(request)
+        if not isinstance(rows, Response):
+            self._cache = {key: rows}
+        return rows
+
+    def _filter(self, request: Request) -> list[dict[str, Any]] | Response:
         with self._lock:
             rows = list(self.log)
         for name in ("start_date", "end_date"):
