@@ -88,7 +88,10 @@ def measure(label: str, argv: list[str], env: dict[str, str], server: Server,
     found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
     rss = int(found.group(1)) / 1024 if found else 0.0
     if done.returncode:
-        print(f"  ! {label} exited {done.returncode}: {done.stderr.strip()[-400:]}")
+        (server.dir / "failed.log").write_text(done.stdout + done.stderr)
+        errors = [line for line in done.stderr.splitlines() if "Error" in line or "error" in line]
+        print(f"  ! {label} exited {done.returncode} (log: {server.dir / 'failed.log'}): "
+              f"{errors[-1][:300] if errors else ''}")
     return Run(label, seconds, rss, calls, server.requests(), done.returncode)
 
 
@@ -128,7 +131,7 @@ def backfill(calls: int, skip_baseline: bool) -> None:
         base = None
         if not skip_baseline:
             benv = dict(env, BENCH_SIM=json.dumps(server.info),
-                        DESTINATION__DUCKDB__CREDENTIALS=str(server.dir / "baseline.duckdb"))
+                        DESTINATION__DUCKDB__CREDENTIALS=str(server.dir / "rest_api.duckdb"))
             base = measure("dlt rest_api, obvious config (first load)",
                            [sys.executable, "-m", "bench.baseline"], benv, server, total)
             runs.append(base)
