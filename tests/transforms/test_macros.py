@@ -162,3 +162,20 @@ def test_page_parser_agrees_with_the_rules(value: str | None, expected: datetime
 def test_page_parser_fast_path_equals_the_slow_path(moments: list[datetime]) -> None:
     texts = [m.isoformat().replace("+00:00", "Z") for m in moments]
     assert parse_timestamps(texts).to_pylist() == [parse_timestamp(t) for t in texts]
+
+
+@pytest.mark.parametrize(("reported", "answered", "answered_at", "ended", "expected"), [
+    (42, True, None, None, 42),  # reported wins
+    (None, True, "2026-03-09T11:00:05Z", "2026-03-09T11:01:05.9Z", 60),  # ended - answered
+    (None, True, None, "2026-03-09T11:01:00Z", 60),  # else ended - started
+    (None, True, None, None, 0),  # still going: 0
+    (None, False, None, "2026-03-09T11:01:00Z", 0),  # unanswered: 0
+], ids=["reported", "from-answer", "from-start", "no-end", "unanswered"])
+def test_call_duration_rule(
+    con: duckdb.DuckDBPyConnection, reported: int | None, answered: bool,
+    answered_at: str | None, ended: str | None, expected: int,
+) -> None:
+    row = con.execute(
+        "select staging.call_duration(?::integer, ?, timestamptz '2026-03-09 11:00:00+00', "
+        "?::timestamptz, ?::timestamptz)", [reported, answered, answered_at, ended]).fetchone()
+    assert row == (expected,)

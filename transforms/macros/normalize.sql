@@ -93,3 +93,14 @@ create or replace macro staging.sip_status(code) as
 create or replace macro staging.seconds_between(a, b) as
     case when a is not null and b is not null and b >= a
         then cast(floor(epoch(b) - epoch(a)) as integer) end;
+
+-- duration_seconds: the reported duration; else, for an answered call that ended,
+-- ended_at - answered_at (else - started_at), rounded down; else 0
+create or replace macro staging.call_duration(reported, answered, started_at, answered_at,
+                                              ended_at) as
+    coalesce(
+        reported,
+        case when answered
+            then staging.seconds_between(coalesce(answered_at, started_at), ended_at) end,
+        0
+    );

@@ -57,11 +57,8 @@ select
     started_at,
     cast(null as timestamptz) as answered_at,
     ended_at,
-    coalesce(
-        reported_duration_seconds,
-        case when status = 'completed' then staging.seconds_between(started_at, ended_at) end,
-        0
-    ) as duration_seconds,
+    staging.call_duration(reported_duration_seconds, status = 'completed', started_at,
+                          null, ended_at) as duration_seconds,
     cast(null as integer) as wait_seconds,
     staging.e164(from_raw) as from_number,
     staging.e164(to_raw) as to_number,

@@ -97,12 +97,8 @@ select
     started_at,
     answered_at,
     ended_at,
-    coalesce(
-        reported_duration_seconds,
-        case when answered then
-            staging.seconds_between(coalesce(answered_at, started_at), ended_at) end,
-        0
-    ) as duration_seconds,
+    staging.call_duration(reported_duration_seconds, answered, started_at, answered_at,
+                          ended_at) as duration_seconds,
     coalesce(reported_wait_seconds, staging.seconds_between(started_at, answered_at))
         as wait_seconds,
     staging.e164(from_raw) as from_number,
