@@ -42,9 +42,9 @@ class Provider:
 
 PROVIDERS: dict[str, Provider] = {
     "bland": Provider("bland", bland.bland_source, bland_settings),
+    "sipsim": Provider("sipsim", sipsim_source, sipsim_settings),
     "unpod": Provider("unpod", unpod_source, unpod_settings),
     "jambonz": Provider("jambonz", jambonz_source, jambonz_settings),
-    "sipsim": Provider("sipsim", sipsim_source, sipsim_settings),
 }
 
 
