@@ -166,7 +166,7 @@ def main() -> None:
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--rate-limit", type=float, default=20)
-    parser.add_argument("--latency-calls", type=int, default=6_000)
+    parser.add_argument("--latency-calls", type=int, default=30_000)
     args = parser.parse_args()
     print(f"callsync benchmark, {os.cpu_count()} cores")
     backfill(args.calls, args.skip_baseline)
