@@ -9,6 +9,7 @@ from typing import Any
 import duckdb
 from dlt.common.versioned_state import decompress_state
 
+from pipelines.transform import table_exists
 from sources import PROVIDERS
 
 
@@ -23,16 +24,10 @@ class ProviderStatus:
     unknown: int = 0
 
 
-def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    row = con.execute("select count(*) from information_schema.tables "
-                      "where table_schema = ? and table_name = ?", [schema, table]).fetchone()
-    return bool(row and row[0])
-
-
 def cursors(con: duckdb.DuckDBPyConnection, slug: str) -> dict[str, Any]:
     """Each resource's incremental `last_value`, read from dlt's state in the warehouse."""
     dataset = f"raw_{slug}"
-    if not _exists(con, dataset, "_dlt_pipeline_state"):
+    if not table_exists(con, dataset, "_dlt_pipeline_state"):
         return {}
     row = con.execute(
         f'select state from "{dataset}"."_dlt_pipeline_state" '
@@ -53,11 +48,11 @@ def read(warehouse: Path) -> list[ProviderStatus]:
     """The status of every provider in `warehouse` (read-only)."""
     result = []
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        has_calls = _exists(con, "main", "calls")
+        has_calls = table_exists(con, "main", "calls")
         for slug in PROVIDERS:
             status = ProviderStatus(slug)
             dataset = f"raw_{slug}"
-            if _exists(con, dataset, "_dlt_loads"):
+            if table_exists(con, dataset, "_dlt_loads"):
                 row = con.execute(f'select max(inserted_at) from "{dataset}"."_dlt_loads" '
                                   "where status = 0").fetchone()
                 status.last_sync = row[0] if row else None
@@ -73,7 +68,7 @@ def read(warehouse: Path) -> list[ProviderStatus]:
                     "select count(*), count(*) filter (where status = 'unknown' "
                     "or direction = 'unknown') from calls where provider = ?", [slug]).fetchone()
                 status.calls, status.unknown = (int(row[0]), int(row[1])) if row else (0, 0)
-            if _exists(con, "main", "calls_rejected"):
+            if table_exists(con, "main", "calls_rejected"):
                 row = con.execute("select count(*) from calls_rejected where provider = ?",
                                   [slug]).fetchone()
                 status.rejected = int(row[0]) if row else 0

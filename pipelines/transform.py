@@ -60,10 +60,7 @@ def render(
 
     def replace(match: re.Match[str]) -> str:
         schema, table = match.group(1), match.group(2)
-        exists = con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = ? and table_name = ?", [schema, table]).fetchone()
-        if exists and exists[0]:
+        if table_exists(con, schema, table):
             ref = f'"{schema}"."{table}"'
             keys = (scope or {}).get(f"{schema}.{table}")
             if keys is None:
@@ -131,12 +128,19 @@ def _build_days(con: duckdb.DuckDBPyConnection, name: str, sql: str) -> None:
     con.execute(f'insert into main."{name}" by name select * from ({scoped})')
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+def table_exists(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, base_table: bool = False
+) -> bool:
+    """Whether `schema.table` exists (with `base_table`, as a table, not a view)."""
     found = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'main' and table_name = ? and table_type = 'BASE TABLE'",
-        [name]).fetchone()
+        "select count(*) from information_schema.tables where table_schema = ? "
+        "and table_name = ? and (not ? or table_type = 'BASE TABLE')",
+        [schema, table, base_table]).fetchone()
     return bool(found and found[0])
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return table_exists(con, "main", name, base_table=True)
 
 
 def _build_incremental(
@@ -191,7 +195,7 @@ def _scope_to_new_rows(
         for schema, table in set(RAW_REF.findall(sql)):
             keys = f'"_keys_{schema}_{table}"'
             con.execute(f"create or replace temp table {keys} (call_id varchar)")
-            if _raw_exists(con, schema, table):
+            if table_exists(con, schema, table):
                 mark = marks.get(slug)
                 con.execute(
                     f'insert into {keys} select distinct call_id from "{schema}"."{table}" '
@@ -200,12 +204,6 @@ def _scope_to_new_rows(
             scope[f"{schema}.{table}"] = keys
         scoped = render(sql, con, raw_columns, scope)
         con.execute(f'create or replace temp view "_scope_{view}" as {scoped}')
-
-
-def _raw_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    found = con.execute("select count(*) from information_schema.tables "
-                        "where table_schema = ? and table_name = ?", [schema, table]).fetchone()
-    return bool(found and found[0])
 
 
 def _calls_staging_views() -> list[str]:
