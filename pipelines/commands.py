@@ -9,14 +9,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
-
 from pipelines import status as status_mod
 from pipelines import sync as sync_mod
 from pipelines import transform as transform_mod
 from pipelines.lock import WarehouseLock
 from pipelines.redaction import add_secrets
-from pipelines.warehouse import DEMO_WAREHOUSE, pipelines_dir, warehouse_path
+from pipelines.warehouse import DEMO_WAREHOUSE, connect, pipelines_dir, warehouse_path
 from sources import all_raw_columns
 
 log = logging.getLogger("callsync")
@@ -55,7 +53,7 @@ def transform() -> int:
         log.error("error: no warehouse at %s yet: run `callsync sync` first", warehouse)
         return 2
     began = time.monotonic()
-    with WarehouseLock(warehouse), duckdb.connect(str(warehouse)) as con:
+    with WarehouseLock(warehouse), connect(warehouse) as con:
         transform_mod.build(con, all_raw_columns(), incremental=False)
         rows = con.execute("select count(*) from calls").fetchone()
     log.info("models rebuilt in %.1f s: %d calls -> %s", time.monotonic() - began,

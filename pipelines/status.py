@@ -10,6 +10,7 @@ import duckdb
 from dlt.common.versioned_state import decompress_state
 
 from pipelines.transform import table_exists
+from pipelines.warehouse import connect
 from sources import PROVIDERS
 
 
@@ -47,7 +48,7 @@ def cursors(con: duckdb.DuckDBPyConnection, slug: str) -> dict[str, Any]:
 def read(warehouse: Path) -> list[ProviderStatus]:
     """The status of every provider in `warehouse` (read-only)."""
     result = []
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with connect(warehouse, read_only=True) as con:
         has_calls = table_exists(con, "main", "calls")
         for slug in PROVIDERS:
             status = ProviderStatus(slug)

@@ -27,7 +27,7 @@ from dlt.common.configuration.exceptions import (
 from pipelines import transform
 from pipelines.failpoints import failpoint
 from pipelines.lock import WarehouseLock
-from pipelines.warehouse import pipelines_dir
+from pipelines.warehouse import connect, destination, pipelines_dir
 from sources import PROVIDERS, Provider, all_raw_columns
 from sources._config import where
 from sources._http import ConfigError, Meter, ProviderError, RetryPolicy
@@ -208,7 +208,7 @@ def _extract(
     began = time.monotonic()
     pipeline = dlt.pipeline(
         pipeline_name=f"callsync_{outcome.slug}",
-        destination=dlt.destinations.duckdb(str(warehouse)),
+        destination=destination(warehouse),
         dataset_name=f"raw_{outcome.slug}",
         pipelines_dir=str(pipelines_dir(warehouse)),
     )
@@ -264,7 +264,7 @@ def _one_line(exc: BaseException) -> str:
 def _build(warehouse: Path, result: SyncResult) -> None:
     began = time.monotonic()
     try:
-        with duckdb.connect(str(warehouse)) as con:
+        with connect(warehouse) as con:
             report = transform.build(con, all_raw_columns(), incremental=True)
             for outcome in result.providers:
                 outcome.new = report.new.get(outcome.slug, 0)

@@ -17,7 +17,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -81,10 +81,19 @@ def same_origin(url: str, base_url: str) -> bool:
 
 @dataclass
 class Meter:
-    """Counts of one provider's sync, for the summary: pages read, requests sent."""
+    """Counts of one provider's sync, for the summary: pages read, requests sent.
+
+    Several threads count into one meter (partitions read in parallel, prefetching walks).
+    """
 
     pages: int = 0
     requests: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def count(self, pages: int = 0, requests: int = 0) -> None:
+        with self._lock:
+            self.pages += pages
+            self.requests += requests
 
 
 @dataclass
@@ -169,7 +178,7 @@ class Http:
         last = "no attempt"
         for attempt in range(1, self.policy.attempts + 1):
             self._wait(self._cap.delay(), where)
-            self.meter.requests += 1
+            self.meter.count(requests=1)
             try:
                 status, headers, body = self._send(method, url, params, data, auth)
             except _TooLarge:

@@ -23,7 +23,7 @@ from sources._config import (
     check_start_date,
 )
 from sources._http import Meter, RetryPolicy
-from sources._pages import call_cursor
+from sources._pages import batched, call_cursor
 from sources._secrets import drop_credentials
 from sources.bland import settings
 from sources.bland.client import BlandClient, calls_table, check_phone_numbers, connect
@@ -78,18 +78,25 @@ def _sip_calls(
 ) -> DltResource:
     """The `sip_calls` resource of one phone number (its own cursor in dlt state)."""
     cursor = call_cursor(start, lag, backfill, row_order="desc")
-    resource = dlt.resource(
+    return dlt.resource(
         sip_calls, name=f"sip_calls_{phone_number.lstrip('+')}", table_name="sip_calls",
         write_disposition="append", parallelized=True,  # numbers are read concurrently
-    )(client, phone_number)
-    resource.apply_hints(incremental=cursor)
-    return resource
+    )(client, phone_number, cursor=cursor)
 
 
-def sip_calls(client: BlandClient, phone_number: str) -> Iterator[pa.Table]:
-    """One phone number's SIP call log, page by page, newest first."""
-    for records in client.sip_call_pages(phone_number):
-        yield calls_table(records, phone_number)
+def sip_calls(
+    client: BlandClient,
+    phone_number: str,
+    cursor: dlt.sources.incremental[datetime] = dlt.sources.incremental(  # noqa: B008
+        settings.CURSOR_FIELD),
+) -> Iterator[pa.Table]:
+    """One phone number's SIP call log, newest first, in tables of many pages.
+
+    The walk stops at the first page reaching before the bound incremental's lag-applied
+    start, so a sync with nothing new reads one page.
+    """
+    pages = client.sip_call_pages(phone_number, cursor.start_value)
+    yield from batched(calls_table(records, phone_number) for records in pages)
 
 
 @dlt.resource(

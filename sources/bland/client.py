@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
 
 from sources._http import ConfigError, HostBoundAuth, Http, Meter, ProviderError, RetryPolicy
-from sources._pages import raw_calls_table, walk
+from sources._pages import raw_calls_table, reaches_before, walk
 from sources.bland import settings
 
 SLUG = "bland"
@@ -46,10 +47,14 @@ class BlandClient:
         self.http = http
         self.page_size = page_size
 
-    def sip_call_pages(self, phone_number: str) -> Iterator[list[Any]]:
-        """Pages of one number's SIP call log, newest first, as the API returns them."""
+    def sip_call_pages(
+        self, phone_number: str, since: datetime | None = None,
+    ) -> Iterator[list[Any]]:
+        """Pages of one number's SIP call log, newest first, as the API returns them,
+        up to the first page that reaches back before `since`."""
         yield from walk(self.http, settings.CALLS_PATH, {"phone_number": phone_number},
-                        BeforeCursorPaginator(self.page_size), calls_of)
+                        BeforeCursorPaginator(self.page_size), calls_of,
+                        last=reaches_before(settings.CURSOR_FIELD, since))
 
     def sip_config(self, phone_number: str) -> dict[str, Any]:
         """`{"inbound": {...} | None, "outbound": {...} | None}` for one number."""

@@ -18,7 +18,7 @@ from dlt.sources import DltResource
 
 from sources._config import check_base_url, check_lookback, check_secret, check_start_date
 from sources._http import Meter, RetryPolicy
-from sources._pages import call_cursor
+from sources._pages import batched, call_cursor
 from sources.jambonz import settings
 from sources.jambonz.client import (
     JambonzClient,
@@ -109,8 +109,9 @@ def recent_calls(
     """
     start = cursor.start_value
     end = cursor.end_value or window_end
-    for records in client.recent_call_pages(start, end):
-        yield recent_calls_table(records, client.account_sid, client.base_url)
+    pages = client.recent_call_pages(start, end)
+    yield from batched(recent_calls_table(records, client.account_sid, client.base_url)
+                       for records in pages)
 
 
 @dlt.resource(name="calls", write_disposition="replace", columns=_columns("calls"))

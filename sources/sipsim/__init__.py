@@ -20,7 +20,7 @@ from dlt.sources import DltResource
 
 from sources._config import check_base_url, check_lookback, check_start_date
 from sources._http import Meter, RetryPolicy
-from sources._pages import call_cursor
+from sources._pages import batched, call_cursor
 from sources.sipsim import settings
 from sources.sipsim.client import (
     SipsimClient,
@@ -92,5 +92,5 @@ def calls(
     """
     since = cursor.start_value
     assert since is not None, "the incremental always has an initial value"
-    for records in client.call_pages(since, cursor.end_value):
-        yield calls_table(records)
+    pages = client.call_pages(since, cursor.end_value)
+    yield from batched(calls_table(records) for records in pages)

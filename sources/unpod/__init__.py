@@ -19,7 +19,7 @@ from dlt.sources import DltResource
 
 from sources._config import check_base_url, check_lookback, check_secret, check_start_date
 from sources._http import Meter, RetryPolicy
-from sources._pages import FAR_FUTURE, call_cursor
+from sources._pages import FAR_FUTURE, batched, call_cursor
 from sources.unpod import settings
 from sources.unpod.client import (
     UnpodClient,
@@ -89,5 +89,5 @@ def call_logs(
             `start_date` (and `end_date`) filters.
     """
     end = created.end_value if created.end_value != FAR_FUTURE else None
-    for records in client.call_log_pages(created.start_value, end):
-        yield calls_table(records, client.org_handle)
+    pages = client.call_log_pages(created.start_value, end)
+    yield from batched(calls_table(records, client.org_handle) for records in pages)

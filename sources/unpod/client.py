@@ -19,7 +19,7 @@ from sources._http import (
     RetryPolicy,
     same_origin,
 )
-from sources._pages import raw_calls_table, walk
+from sources._pages import raw_calls_table, reaches_before, walk
 from sources.unpod import settings
 
 SLUG = "unpod"
@@ -98,7 +98,8 @@ class UnpodClient:
         """Pages of call logs created in `[start, end)`, newest first, as returned.
 
         `start`/`end` go out as the documented `start_date`/`end_date` filters; records
-        outside them (a server that ignores or rounds the filters) are left to the caller.
+        outside them (a server that ignores or rounds the filters) are left to the caller,
+        and a page reaching back before `start` is the last one read.
         A 400 "Invalid page." past the first page means the log ended under the walk.
         """
         params: dict[str, Any] = {}
@@ -108,7 +109,8 @@ class UnpodClient:
             params["end_date"] = iso_z(end)
         paginator = NextOrPageNumberPaginator(self.page_size, self.http.base_url)
         try:
-            yield from walk(self.http, settings.CALLS_PATH, params, paginator, records_of)
+            yield from walk(self.http, settings.CALLS_PATH, params, paginator, records_of,
+                            last=reaches_before(settings.CURSOR_FIELD, start))
         except ProviderError as exc:
             if exc.status == 400 and paginator.page > 1 and INVALID_PAGE in str(exc).lower():
                 return
