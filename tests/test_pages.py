@@ -1,0 +1,132 @@
+"""The shared page walk and batching, as pure code over a fake session (no network)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from sources._http import Meter
+from sources._pages import batched, raw_calls_table, reaches_before, walk
+
+
+class Pages:
+    """Serves `pages` in order, one per request, and records what was asked."""
+
+    def __init__(self, pages: list[list[Any]]) -> None:
+        self.pages = pages
+        self.asked: list[dict[str, Any]] = []
+        self.meter = Meter()
+
+    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        self.asked.append(dict(params or {}))
+        self.meter.count(requests=1)
+        return {"data": self.pages[len(self.asked) - 1]}
+
+
+class ByNumber:
+    """`page=n` until a page of fewer than `size` records."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.page, self.has_next_page = size, 1, True
+
+    def init_request(self, params: dict[str, Any]) -> None:
+        params["page"] = 1
+
+    def update_state(self, body: Any, records: list[Any]) -> None:
+        self.has_next_page = len(records) == self.size
+
+    def update_request(self, params: dict[str, Any]) -> str | None:
+        self.page += 1
+        params["page"] = self.page
+        return None
+
+
+def records(*stamps: str) -> list[dict[str, Any]]:
+    return [{"id": i, "started_at": s} for i, s in enumerate(stamps)]
+
+
+def test_walk_yields_every_page_and_asks_for_no_more() -> None:
+    http = Pages([records("a", "b"), records("c", "d"), records("e")])
+    got = list(walk(http, "/calls", {}, ByNumber(2), lambda body: body["data"]))  # type: ignore[arg-type]
+    assert [len(p) for p in got] == [2, 2, 1]
+    assert [a["page"] for a in http.asked] == [1, 2, 3]
+    assert http.meter.pages == 3 and http.meter.requests == 3
+
+
+def test_a_last_page_ends_the_walk_without_prefetching_the_next() -> None:
+    newest_first = [records("2026-03-09T12:00:00Z", "2026-03-09T11:00:00Z"),
+                    records("2026-03-09T10:00:00Z", "2026-03-09T09:00:00Z"),
+                    records("2026-03-09T08:00:00Z", "2026-03-09T07:00:00Z")]
+    http = Pages(newest_first)
+    since = datetime(2026, 3, 9, 9, 30, tzinfo=UTC)
+    got = list(walk(http, "/calls", {}, ByNumber(2), lambda body: body["data"],  # type: ignore[arg-type]
+                    last=reaches_before("started_at", since)))
+    assert len(got) == 2 and len(http.asked) == 2
+
+
+def test_reaches_before_uses_the_oldest_readable_time() -> None:
+    check = reaches_before("started_at", datetime(2026, 3, 9, 10, tzinfo=UTC))
+    assert check is not None
+    assert check(records("2026-03-09T11:00:00Z", "2026-03-09T09:00:00Z"))
+    assert check(records("2026-03-09T09:00:00Z", "not a time"))  # skips the unreadable
+    assert not check(records("2026-03-09T11:00:00Z", "2026-03-09T10:30:00Z"))
+    assert not check([{"no": "time"}, "not an object"])  # nothing readable: read on
+    assert reaches_before("started_at", None) is None
+
+
+def test_closing_the_walk_early_waits_for_the_page_in_flight() -> None:
+    http = Pages([records("a", "b")] * 5)
+    pages = walk(http, "/calls", {}, ByNumber(2), lambda body: body["data"])  # type: ignore[arg-type]
+    next(pages)
+    pages.close()
+    assert len(http.asked) <= 2  # the first page, and at most the one prefetched
+    assert not [t for t in threading.enumerate() if t.name.startswith("walk")]
+
+
+def table(n: int, start: int = 0) -> pa.Table:
+    rows = [{"call_id": str(i)} for i in range(start, start + n)]
+    return raw_calls_table(rows, lambda r: r.get("call_id"), lambda r: None, "acct")
+
+
+@pytest.mark.parametrize(("sizes", "rows", "expected"), [
+    ([3, 3, 3], 5, [6, 3]),
+    ([5], 5, [5]),
+    ([2, 0, 2], 10, [4]),
+    ([], 10, []),
+])
+def test_batched_joins_pages_in_order_without_losing_rows(
+    sizes: list[int], rows: int, expected: list[int],
+) -> None:
+    tables, start = [], 0
+    for n in sizes:
+        tables.append(table(n, start))
+        start += n
+    got = list(batched(tables, rows=rows))
+    assert [t.num_rows for t in got] == expected
+    ids = [i for t in got for i in t.column("call_id").to_pylist()]
+    assert ids == [str(i) for i in range(start)]
+
+
+def test_batched_hands_on_one_empty_table_when_there_is_nothing() -> None:
+    got = list(batched([table(0), table(0)]))
+    assert [t.num_rows for t in got] == [0]
+
+
+def test_meter_counts_from_many_threads() -> None:
+    meter = Meter()
+
+    def count() -> None:
+        for _ in range(10_000):
+            meter.count(pages=1, requests=2)
+
+    threads = [threading.Thread(target=count) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert (meter.pages, meter.requests) == (40_000, 80_000)
