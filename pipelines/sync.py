@@ -118,15 +118,13 @@ def run(
             except ProviderError as exc:
                 outcome.error = str(exc)
         started = [o for o in result.providers if o.slug in sources]
-        # extraction (the network-bound part) runs for every provider at once; the
-        # warehouse is written by one provider at a time
+        # every provider at once: extraction (the network-bound part) and normalize run
+        # side by side; the warehouse is written by one provider at a time, the first
+        # done first, while the others still extract
         database = threading.Lock()
         with ThreadPoolExecutor(max_workers=max(1, len(started))) as pool:
-            pipelines = list(pool.map(
-                lambda o: _extract(warehouse, sources[o.slug], o, database), started))
-        for outcome, pipeline in zip(started, pipelines, strict=True):
-            if pipeline is not None:
-                _finish(pipeline, outcome)
+            list(pool.map(lambda o: _sync_one(warehouse, sources[o.slug], o, database),
+                          started))
         _build(warehouse, result)
     return result
 
@@ -198,6 +196,15 @@ def _provider_error(exc: BaseException) -> ProviderError | None:
     return None
 
 
+def _sync_one(
+    warehouse: Path, made: tuple[Any, Meter], outcome: ProviderResult,
+    database: threading.Lock,
+) -> None:
+    pipeline = _extract(warehouse, made, outcome, database)
+    if pipeline is not None:
+        _finish(pipeline, outcome, database)
+
+
 def _extract(
     warehouse: Path, made: tuple[Any, Meter], outcome: ProviderResult,
     database: threading.Lock,
@@ -230,13 +237,14 @@ def _extract(
         outcome.seconds = time.monotonic() - began
 
 
-def _finish(pipeline: dlt.Pipeline, outcome: ProviderResult) -> None:
+def _finish(pipeline: dlt.Pipeline, outcome: ProviderResult, database: threading.Lock) -> None:
     """Normalize and load what `_extract` left in the working folder."""
     began = time.monotonic()
     try:
         pipeline.normalize()
         failpoint("after_normalize")
-        pipeline.load()
+        with database:
+            pipeline.load()
         failpoint("after_load")
         outcome.ok = True
     except Exception as exc:

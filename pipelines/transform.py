@@ -15,6 +15,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
@@ -120,10 +121,21 @@ def build(
 
 
 def _build_days(con: duckdb.DuckDBPyConnection, name: str, sql: str) -> None:
-    """Rebuild only the days of `name` that hold a changed call (`_days`)."""
+    """Rebuild only the days of `name` that hold a changed call (`_days`).
+
+    `calls` is kept in `started_at` order, so the constant bounds of the days let DuckDB's
+    zone maps skip every row group outside them instead of reading the whole table.
+    """
+    found = con.execute("select min(day), max(day) from _days").fetchone()
+    if not found or found[0] is None:
+        return
+    low, high = found[0], found[1] + timedelta(days=1)
     scoped = CALLS_REF.sub(
-        "from (select * from main.calls where cast(timezone('UTC', started_at) as date) "
-        "in (select day from _days)) as calls", sql)
+        "from (select * from main.calls "
+        f"where started_at >= timestamptz '{low.isoformat()} 00:00:00+00' "
+        f"and started_at < timestamptz '{high.isoformat()} 00:00:00+00' "
+        "and cast(timezone('UTC', started_at) as date) in (select day from _days)) as calls",
+        sql)
     con.execute(f'delete from main."{name}" where day in (select day from _days)')
     con.execute(f'insert into main."{name}" by name select * from ({scoped})')
 
@@ -157,21 +169,21 @@ def _build_incremental(
         _scope_to_new_rows(con, name, raw_columns)
         scoped = STAGING_REF.sub(lambda m: f'"_scope_{m.group(1)}"', sql)
         con.execute(f"create or replace temp table _changed as {scoped}")
+        # the one scan of the whole table: the rows the changed calls replace
+        con.execute(f'create or replace temp table _old as select rowid as _row, * from '
+                    f'main."{name}" where call_key in (select call_key from _changed)')
         con.execute(
             "create or replace temp table _days as select distinct "
             "cast(timezone('UTC', started_at) as date) as day from ("
-            "select started_at from _changed union all select started_at from "
-            f'main."{name}" where call_key in (select call_key from _changed))')
+            "select started_at from _changed union all select started_at from _old)")
+        _count_changes(con, name, "_old", report)
+        con.execute(f'delete from main."{name}" where rowid in (select _row from _old)')
+        con.execute(f'insert into main."{name}" select * from _changed order by started_at')
     else:
         con.execute(f"create or replace temp table _changed as {sql}")
         if not _table_exists(con, name):
             con.execute(f'create table main."{name}" as select * from _changed limit 0')
-    _count_changes(con, name, report)
-    if scoped_build:
-        con.execute(f'delete from main."{name}" where call_key in '
-                    "(select call_key from _changed)")
-        con.execute(f'insert into main."{name}" select * from _changed order by started_at')
-    else:
+        _count_changes(con, name, f'main."{name}"', report)
         con.execute(f'create or replace table main."{name}" as '
                     "select * from _changed order by started_at")
     return scoped_build
@@ -212,7 +224,10 @@ def _calls_staging_views() -> list[str]:
     return sorted(set(STAGING_REF.findall(calls_sql)))
 
 
-def _count_changes(con: duckdb.DuckDBPyConnection, name: str, report: BuildReport) -> None:
+def _count_changes(
+    con: duckdb.DuckDBPyConnection, name: str, old: str, report: BuildReport,
+) -> None:
+    """New and updated calls per provider: `_changed` against the `old` rows of `name`."""
     columns = [row[0] for row in con.execute(
         "select column_name from information_schema.columns where table_schema = 'main' "
         "and table_name = ? and column_name not in ('call_key', 'synced_at') "
@@ -223,7 +238,7 @@ def _count_changes(con: duckdb.DuckDBPyConnection, name: str, report: BuildRepor
         "select c.provider, count(*) filter (where t.call_key is null), "
         "count(*) filter (where t.call_key is not null and "
         f"row({left}) is distinct from row({right})) "
-        f'from _changed c left join main."{name}" t using (call_key) group by 1').fetchall()
+        f"from _changed c left join {old} t using (call_key) group by 1").fetchall()
     for provider, new, updated in rows:
         report.new[provider] = int(new)
         report.updated[provider] = int(updated)
