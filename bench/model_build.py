@@ -13,9 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import duckdb
-
 from pipelines import transform
+from pipelines.warehouse import connect
 from sources import all_raw_columns
 
 RAW = """
@@ -57,7 +56,7 @@ def main() -> None:
     args = parser.parse_args()
     n = args.calls
     path = Path(tempfile.mkdtemp(prefix="callsync-bench-")) / "calls.duckdb"
-    con = duckdb.connect(str(path))
+    con = connect(path)  # the product's memory settings
     con.execute("set TimeZone = 'UTC'")
     con.execute("create schema raw_bland")
     columns = all_raw_columns()["raw_bland.sip_calls"]

@@ -20,20 +20,28 @@ def warehouse_path() -> Path:
     return DEFAULT_WAREHOUSE
 
 
-# DuckDB's default cap is 80 % of RAM, and a load or a model build at millions of calls
-# used 1-2 GB of it here; a cap (DuckDB spills to disk beyond it) and unordered inserts
-# keep both lean. Every model orders what it needs explicitly.
-SETTINGS: dict[str, Any] = {"memory_limit": "256MB", "preserve_insertion_order": False}
+# DuckDB's default cap is 80 % of RAM: a full model build of 1M calls peaked at 910 MiB
+# here. A cap (DuckDB spills to disk beyond it) and unordered inserts keep loads and builds
+# leaner; at 1M calls 512 MB cost the full build ~8 % time, 256 MB ~60 % (bench/README.md).
+# `[callsync] memory_limit` (env CALLSYNC__MEMORY_LIMIT) changes it.
+DEFAULT_MEMORY_LIMIT = "512MB"
+
+
+def settings() -> dict[str, Any]:
+    """DuckDB settings of every connection callsync opens. Every model orders what it needs
+    explicitly, so insertion order need not be kept."""
+    limit: object = dlt.config.get("callsync.memory_limit") or DEFAULT_MEMORY_LIMIT
+    return {"memory_limit": str(limit), "preserve_insertion_order": False}
 
 
 def destination(warehouse: Path) -> Any:
     """dlt's DuckDB destination for `warehouse`, with the memory settings."""
-    return dlt.destinations.duckdb({"database": str(warehouse), "global_config": SETTINGS})
+    return dlt.destinations.duckdb({"database": str(warehouse), "global_config": settings()})
 
 
 def connect(warehouse: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection to `warehouse`, with the memory settings."""
-    return duckdb.connect(str(warehouse), read_only=read_only, config=dict(SETTINGS))
+    return duckdb.connect(str(warehouse), read_only=read_only, config=settings())
 
 
 def pipelines_dir(warehouse: Path) -> Path:
