@@ -9,7 +9,10 @@ with staged as (
 ),
 
 valid as (
-    select * from staged where reject_reason is null
+    -- the record itself is not carried on: only its digest, the last tie-breaker
+    select * exclude (record), md5(record) as record_md5
+    from staged
+    where reject_reason is null
 ),
 
 deduplicated as (
@@ -17,7 +20,7 @@ deduplicated as (
     -- the smaller account_id, so its direction is seen from one side; then the newest fetch
     select * from valid
     qualify row_number() over (
-        partition by call_key order by account_id nulls last, synced_at desc, record desc
+        partition by call_key order by account_id nulls last, synced_at desc, record_md5 desc
     ) = 1
 )
 
