@@ -179,10 +179,13 @@ def _build_incremental(
         _count_changes(con, name, "_old", report)
         con.execute(f'delete from main."{name}" where rowid in (select _row from _old)')
         con.execute(f'insert into main."{name}" select * from _changed order by started_at')
+    elif not _table_exists(con, name):  # the first build: every call is new
+        con.execute(f'create table main."{name}" as select * from ({sql}) order by started_at')
+        for provider, new in con.execute(
+                f'select provider, count(*) from main."{name}" group by 1').fetchall():
+            report.new[provider], report.updated[provider] = int(new), 0
     else:
         con.execute(f"create or replace temp table _changed as {sql}")
-        if not _table_exists(con, name):
-            con.execute(f'create table main."{name}" as select * from _changed limit 0')
         _count_changes(con, name, f'main."{name}"', report)
         con.execute(f'create or replace table main."{name}" as '
                     "select * from _changed order by started_at")
