@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -220,13 +221,14 @@ def _extract(
         pipelines_dir=str(pipelines_dir(warehouse)),
     )
     try:
-        with database:
+        with database, _timed(outcome.slug, "state restored from the warehouse"):
             pipeline.sync_destination()  # a lost working folder resumes from the warehouse
             if pipeline.has_pending_data:
                 log.info("%s: finishing the load a previous run left", outcome.slug)
                 pipeline.normalize()
                 pipeline.load()
-        pipeline.extract(source)
+        with _timed(outcome.slug, "extracted"):
+            pipeline.extract(source)
         failpoint("after_extract")
         return pipeline
     except Exception as exc:
@@ -241,9 +243,10 @@ def _finish(pipeline: dlt.Pipeline, outcome: ProviderResult, database: threading
     """Normalize and load what `_extract` left in the working folder."""
     began = time.monotonic()
     try:
-        pipeline.normalize()
+        with _timed(outcome.slug, "normalized"):
+            pipeline.normalize()
         failpoint("after_normalize")
-        with database:
+        with database, _timed(outcome.slug, "loaded"):
             pipeline.load()
         failpoint("after_load")
         outcome.ok = True
@@ -256,6 +259,13 @@ def _finish(pipeline: dlt.Pipeline, outcome: ProviderResult, database: threading
         if normalize is not None:
             counts = normalize.row_counts
             outcome.records = sum(n for t, n in counts.items() if not t.startswith("_dlt"))
+
+
+@contextmanager
+def _timed(slug: str, done: str) -> Iterator[None]:
+    began = time.monotonic()
+    yield
+    log.debug("%s: %s in %.2f s", slug, done, time.monotonic() - began)
 
 
 def _failed(outcome: ProviderResult, exc: Exception) -> None:
