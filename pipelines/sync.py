@@ -28,6 +28,7 @@ from dlt.common.configuration.exceptions import (
 from pipelines import transform
 from pipelines.failpoints import failpoint
 from pipelines.lock import WarehouseLock
+from pipelines.memory import release_memory
 from pipelines.warehouse import connect, destination, pipelines_dir
 from sources import PROVIDERS, Provider, all_raw_columns
 from sources._config import where
@@ -126,6 +127,7 @@ def run(
         with ThreadPoolExecutor(max_workers=max(1, len(started))) as pool:
             list(pool.map(lambda o: _sync_one(warehouse, sources[o.slug], o, database),
                           started))
+        release_memory()  # what extraction and loads freed, back to the OS before the build
         _build(warehouse, result)
     return result
 
