@@ -25,7 +25,6 @@ from simulator.volume import (
     mix,
     moment,
     salt,
-    stamp,
 )
 
 SLUG = "bland"
@@ -192,9 +191,9 @@ class BlandSim:
         call = dict(record)
         at = self._timeline.at(i)
         call["call_id"] = self._call_id(p, i)
-        call["started_at"] = stamp(at, started_style)
+        call["started_at"] = started_style.write(at)
         if offset is not None:
-            call["ended_at"] = stamp(at + offset, ended_style)
+            call["ended_at"] = ended_style.write(at + offset)
         if i == self._shared and p <= 1:
             a, b = self.phone_numbers[0], self.phone_numbers[1]
             call.update({"direction": "outbound" if p == 0 else "inbound", "from": a, "to": b})

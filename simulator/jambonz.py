@@ -47,7 +47,6 @@ from simulator.volume import (
     mix,
     moment,
     salt,
-    stamp,
 )
 
 SLUG = "jambonz"
@@ -342,7 +341,8 @@ class JambonzSim:
     def _setup_lazy(self) -> None:
         self._count = self.size
         self._timeline = Timeline(self.now, timedelta(weeks=self.weeks), self.size, self.seed)
-        self._salts = {p: salt(self.seed, 0, p) for p in ("call_sid", "sip_callid", "sid_head")}
+        self._sid_salt = salt(self.seed, 0, "call_sid")
+        self._sip_salt = salt(self.seed, 0, "sip_callid")
         t0 = datetime(2026, 1, 1, tzinfo=UTC)
         self._templates = [self._template(self._make_cdr(t0, self._rng.choice(OUTCOMES)))
                            for _ in range(TEMPLATES)]
@@ -377,15 +377,15 @@ class JambonzSim:
             self._special.get(i) or self._templates[i % TEMPLATES])
         out = dict(record)
         attempted = self._attempted(i)
-        n = mix(i, self._salts["call_sid"], 62)
-        head = mix(i, self._salts["sid_head"], 64)
+        n = mix(i, self._sid_salt, 62)  # distinct per i: the last 62 bits of the uuid
+        head = n * 0x2545F4914F6CDD1D & 0xFFFFFFFFFFFFFFFF
         call_sid = (f"{head >> 32:08x}-{head >> 16 & 0xffff:04x}-4{head & 0xfff:03x}-"
                     f"{0x8000 | n >> 48:04x}-{n & 0xffffffffffff:012x}")
         if out["call_sid"] is not None:
             out["call_sid"] = call_sid
-        out["sip_callid"] = f"{mix(i, self._salts['sip_callid'], 64):016x}@{host}"
+        out["sip_callid"] = f"{mix(i, self._sip_salt, 64):016x}@{host}"
         if "recording_url" in out:
-            day = stamp(attempted, ISO3)[:10].replace("-", "/")
+            day = ISO3.write(attempted)[:10].replace("-", "/")
             out["recording_url"] = (f"/Accounts/{self.account_sid}/RecentCalls/{call_sid}"
                                     f"/record/{day}/mp3")
         if self.call_id_field != "sip_callid":
@@ -396,11 +396,11 @@ class JambonzSim:
             out["answered_at"] = answered_at // 1000 if answered_at is not None else 0
             out["terminated_at"] = (attempted + terminated) // 1000
         else:
-            text = stamp(attempted, ISO3)
+            text = ISO3.write(attempted)
             out["attempted_at"] = text[:-1].rstrip("0").rstrip(".") + "Z"
-            out["answered_at"] = stamp(answered_at, ISO3) if answered_at is not None else _iso3(
-                EPOCH)
-            out["terminated_at"] = stamp(attempted + terminated, ISO3)
+            out["answered_at"] = (ISO3.write(answered_at) if answered_at is not None
+                                  else EPOCH_ISO3)
+            out["terminated_at"] = ISO3.write(attempted + terminated)
         return out
 
     def extend(self, n: int) -> None:
@@ -681,6 +681,7 @@ class JambonzSim:
 
 
 ISO3 = Style(0, 3, "Z")
+EPOCH_ISO3 = _iso3(EPOCH)
 
 
 def _point(cdr: dict[str, Any]) -> tuple[Any, ...]:

@@ -51,7 +51,6 @@ from simulator.volume import (
     TimeView,
     micros,
     moment,
-    stamp,
 )
 
 SLUG = "sipsim"
@@ -296,9 +295,9 @@ class SipsimSim:
         registered = self._registered(i)
         call_id: int | str = f"call_{i}" if text_id else 4_100_000 + i
         call["id"] = call_id
-        call["registration_time"] = stamp(registered, style)
+        call["registration_time"] = style.write(registered)
         for name, offset in offsets:
-            call[name] = stamp(registered + offset, style)
+            call[name] = style.write(registered + offset)
         if link:
             call["play_record_link"] = f"https://app.sipsim.com/records/{call_id}.mp3"
         return call

@@ -42,7 +42,6 @@ from simulator.volume import (
     mix,
     moment,
     salt,
-    stamp,
 )
 
 SLUG = "unpod"
@@ -308,9 +307,9 @@ class UnpodSim:
             call["id"] = f"call_{mix(i, self._salt, 48):012x}"
         elif variant == "backend":
             call["id"] = f"{i:06d}-{mix(i, self._salt, 48):012x}"
-        call["creation_time"] = stamp(created, style)
+        call["creation_time"] = style.write(created)
         for name, offset, field_style in times:
-            call[name] = stamp(created + offset, field_style)
+            call[name] = field_style.write(created + offset)
         return call
 
     def extend(self, n: int) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
@@ -51,11 +51,19 @@ def salt(seed: int, partition: int, purpose: str) -> int:
 
 @dataclass(frozen=True)
 class Style:
-    """How a timestamp is written: zone offset (seconds), fraction digits, zone suffix."""
+    """How a timestamp is written: zone offset (seconds), fraction digits, zone suffix.
+
+    `write(us)` writes epoch microseconds in the style (what `datetime.isoformat` would
+    print); it is built once per style, as the lazy records' hottest code.
+    """
 
     offset: int = 0
     digits: int = 0
     suffix: str = "Z"
+    write: Callable[[int], str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "write", _writer(self.offset, self.digits, self.suffix))
 
     @staticmethod
     def of(text: str) -> tuple[Style, datetime]:
@@ -77,16 +85,29 @@ def _minute(minutes: int) -> str:
     return f"{date.fromordinal(_ORDINAL + days).isoformat()}T{hours:02d}:{mins:02d}:"
 
 
+def _writer(offset: int, digits: int, suffix: str) -> Callable[[int], str]:
+    shift, minute, per_minute, per_second = offset * SECOND, _minute, MINUTE, SECOND
+
+    def seconds(us: int) -> str:
+        at, rest = divmod(us + shift, per_minute)
+        return f"{minute(at)}{rest // per_second:02d}{suffix}"
+
+    def millis(us: int) -> str:
+        at, rest = divmod(us + shift, per_minute)
+        whole, fraction = divmod(rest, per_second)
+        return f"{minute(at)}{whole:02d}.{fraction // 1000:03d}{suffix}"
+
+    def micros(us: int) -> str:
+        at, rest = divmod(us + shift, per_minute)
+        whole, fraction = divmod(rest, per_second)
+        return f"{minute(at)}{whole:02d}.{fraction:06d}{suffix}"
+
+    return {0: seconds, 3: millis, 6: micros}[digits]
+
+
 def stamp(us: int, style: Style) -> str:
     """Epoch microseconds written in `style` (what `datetime.isoformat` would print)."""
-    minutes, rest = divmod(us + style.offset * SECOND, MINUTE)
-    seconds, fraction = divmod(rest, SECOND)
-    digits = style.digits
-    if digits == 0:
-        return f"{_minute(minutes)}{seconds:02d}{style.suffix}"
-    if digits == 3:
-        return f"{_minute(minutes)}{seconds:02d}.{fraction // 1000:03d}{style.suffix}"
-    return f"{_minute(minutes)}{seconds:02d}.{fraction:06d}{style.suffix}"
+    return style.write(us)
 
 
 class Timeline:
