@@ -111,6 +111,9 @@ class Simulator:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out in two writes: without TCP_NODELAY a small body
+            # waits for the client's delayed ACK (~40 ms a request on Linux loopback)
+            disable_nagle_algorithm = True
 
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
                 sim._serve(self, "GET")
