@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import re
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -142,8 +143,8 @@ class BlandSim:
         """Every call record as served (without internal keys), all numbers (lazy mode:
         small sizes only, it builds them all)."""
         if self.lazy:
-            return [self._lazy_call(p, i) for p in range(len(self.phone_numbers))
-                    for i in range(self.count_per_number - 1, -1, -1)]
+            return [call for p in range(len(self.phone_numbers))
+                    for call in self._lazy_calls(p, range(self.count_per_number - 1, -1, -1))]
         return [self.public(c) for log in self.logs.values() for c in log]
 
     def count(self) -> int:
@@ -180,24 +181,34 @@ class BlandSim:
     def _call_id(self, p: int, i: int) -> str:
         if i == self._shared and p == 1:
             p = 0  # the shared call keeps the first number's id
-        return f"{i:06d}-{mix(i, self._salts[p], 40):010x}@sip.bland.ai"
+        return f"{str(i).zfill(6)}-{hex(mix(i, self._salts[p], 40))[2:].zfill(10)}@sip.bland.ai"
 
     def _lazy_call(self, p: int, i: int) -> dict[str, Any]:
         """Record i (0 = oldest) of the p-th number's log, the same every time."""
-        self.made += 1
-        ringing = i == self.size - 1
-        record, started_style, offset, ended_style = (
-            self._ringing[p] if ringing else self._templates[p][i % TEMPLATES])
-        call = dict(record)
-        at = self._timeline.at(i)
-        call["call_id"] = self._call_id(p, i)
-        call["started_at"] = started_style.write(at)
-        if offset is not None:
-            call["ended_at"] = ended_style.write(at + offset)
-        if i == self._shared and p <= 1:
-            a, b = self.phone_numbers[0], self.phone_numbers[1]
-            call.update({"direction": "outbound" if p == 0 else "inbound", "from": a, "to": b})
-        return call
+        return self._lazy_calls(p, (i,))[0]
+
+    def _lazy_calls(self, p: int, indices: Iterable[int]) -> list[dict[str, Any]]:
+        """Records `indices` of the p-th number's log (one loop: a page's hot path)."""
+        templates, ringing, at, call_id = (
+            self._templates[p], self._ringing[p], self._timeline.at, self._call_id)
+        newest, shared = self.size - 1, self._shared
+        calls = []
+        for i in indices:
+            record, started_style, offset, ended_style = (
+                ringing if i == newest else templates[i % TEMPLATES])
+            call = record.copy()
+            moment = at(i)
+            call["call_id"] = call_id(p, i)
+            call["started_at"] = started_style.write(moment)
+            if offset is not None:
+                call["ended_at"] = ended_style.write(moment + offset)
+            if i == shared and p <= 1:
+                a, b = self.phone_numbers[0], self.phone_numbers[1]
+                call.update({"direction": "outbound" if p == 0 else "inbound", "from": a,
+                             "to": b})
+            calls.append(call)
+        self.made += len(calls)
+        return calls
 
     def _index_of(self, p: int, call_id: str) -> int | None:
         """The index a lazy call_id names in the p-th log, or None."""
@@ -337,7 +348,7 @@ class BlandSim:
             if position is None:
                 return None
             start = position - 1
-        return [self._lazy_call(p, i) for i in range(start, max(start - limit, -1), -1)]
+        return self._lazy_calls(p, range(start, max(start - limit, -1), -1))
 
     def _position(self, number: str, call_id: str) -> int | None:
         """Where `call_id` is in a log (an index rebuilt only when the log changed)."""

@@ -18,12 +18,11 @@ from functools import lru_cache
 
 TEMPLATES = 1023  # templates per partition (a multiple of 3: Unpod's variants cycle by 3)
 SECOND = 1_000_000
-MINUTE = 60 * SECOND
 EXTEND_STEP = SECOND  # calls added by `extend` come one second apart
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ORDINAL = date(1970, 1, 1).toordinal()
-_MASK64 = (1 << 64) - 1
-_MIX = 0x9E3779B97F4A7C15  # odd: multiplying by it is a bijection modulo 2**k
+_MIX = 0x9E3779B97F4A7C15
+_MULTIPLIERS = {bits: _MIX >> (64 - bits) | 1 for bits in range(1, 65)}
 
 
 def micros(moment: datetime) -> int:
@@ -40,7 +39,7 @@ def moment(us: int) -> datetime:
 def mix(i: int, salt: int, bits: int) -> int:
     """A random-looking `bits`-bit number, distinct for every `i` below 2**bits."""
     mask = (1 << bits) - 1
-    x = ((i ^ salt) * _MIX) & mask
+    x = (i * _MULTIPLIERS[bits] + salt) & mask  # odd multiplier: a bijection mod 2**bits
     return x ^ (x >> (bits // 2))  # xorshift: still a bijection, scrambles the low bits
 
 
@@ -77,30 +76,37 @@ class Style:
         return Style(int(offset.total_seconds()), digits, suffix), parsed
 
 
-@lru_cache(maxsize=1 << 16)
-def _minute(minutes: int) -> str:
-    """`YYYY-MM-DDTHH:MM:` of a minute since the epoch (a page hits a few of them)."""
-    days, rest = divmod(minutes, 1440)
-    hours, mins = divmod(rest, 60)
-    return f"{date.fromordinal(_ORDINAL + days).isoformat()}T{hours:02d}:{mins:02d}:"
+_ORIGIN = 946_684_800  # 2000-01-01 in epoch seconds: hours and seconds after it are small ints
+_TWO = [f"{n:02d}" for n in range(60)]
+_THREE = [f"{n:03d}" for n in range(1000)]
+
+
+@lru_cache(maxsize=1 << 14)
+def _hour(hours: int) -> str:
+    """`YYYY-MM-DDTHH:` of an hour since `_ORIGIN` (a page hits a few of them)."""
+    days, hour = divmod(hours, 24)
+    return f"{date.fromordinal(_ORDINAL + _ORIGIN // 86_400 + days).isoformat()}T{hour:02d}:"
 
 
 def _writer(offset: int, digits: int, suffix: str) -> Callable[[int], str]:
-    shift, minute, per_minute, per_second = offset * SECOND, _minute, MINUTE, SECOND
+    # the hottest code of lazy mode: small-int arithmetic and table lookups, no format
+    # specs (parsed on every use)
+    shift, hour, two, three = offset * SECOND, _hour, _TWO, _THREE
 
     def seconds(us: int) -> str:
-        at, rest = divmod(us + shift, per_minute)
-        return f"{minute(at)}{rest // per_second:02d}{suffix}"
+        at, rest = divmod((us + shift) // SECOND - _ORIGIN, 3600)
+        return f"{hour(at)}{two[rest // 60]}:{two[rest % 60]}{suffix}"
 
     def millis(us: int) -> str:
-        at, rest = divmod(us + shift, per_minute)
-        whole, fraction = divmod(rest, per_second)
-        return f"{minute(at)}{whole:02d}.{fraction // 1000:03d}{suffix}"
+        whole, fraction = divmod(us + shift, SECOND)
+        at, rest = divmod(whole - _ORIGIN, 3600)
+        return f"{hour(at)}{two[rest // 60]}:{two[rest % 60]}.{three[fraction // 1000]}{suffix}"
 
     def micros(us: int) -> str:
-        at, rest = divmod(us + shift, per_minute)
-        whole, fraction = divmod(rest, per_second)
-        return f"{minute(at)}{whole:02d}.{fraction:06d}{suffix}"
+        whole, fraction = divmod(us + shift, SECOND)
+        at, rest = divmod(whole - _ORIGIN, 3600)
+        return (f"{hour(at)}{two[rest // 60]}:{two[rest % 60]}."
+                f"{three[fraction // 1000]}{three[fraction % 1000]}{suffix}")
 
     return {0: seconds, 3: millis, 6: micros}[digits]
 
@@ -125,7 +131,7 @@ class Timeline:
         self.step = max(1, int(span.total_seconds() * SECOND) // max(size, 1))
         self.base = self.end - size * self.step
         self.jitter = self.step - SECOND if self.step > SECOND else 0
-        self.salt = salt(seed, -1, "timeline")
+        self.salt = salt(seed, -1, "timeline") >> 32
 
     def at(self, i: int) -> int:
         """Epoch microseconds of record `i`."""
@@ -133,7 +139,7 @@ class Timeline:
             return self.end + (i - self.size + 1) * EXTEND_STEP
         if not self.jitter:
             return self.base + i * self.step
-        return self.base + i * self.step + ((i ^ self.salt) * _MIX & _MASK64) % self.jitter
+        return self.base + i * self.step + (i * 2654435761 + self.salt) % self.jitter
 
 
 class TimeView:
