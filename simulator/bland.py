@@ -150,7 +150,7 @@ class BlandSim:
     def count(self) -> int:
         """Distinct calls over all numbers (what a full sync loads), without building them."""
         if not self.lazy:
-            return len({c["call_id"] for c in self.all_calls()})
+            return len({c.get("call_id") for c in self.all_calls()} - {None})
         shared = 1 if self._shared is not None else 0
         return len(self.phone_numbers) * self.count_per_number - shared
 
