@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import threading
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -41,10 +40,10 @@ def main() -> None:
     sim = build(seed=args.seed, size=args.size, now=now, lazy=args.lazy)
     only = [s for s in args.only.split(",") if s] or list(sim.providers)
     sim.latency, sim.rate_limit = args.latency, args.rate_limit
+    sim.keep_requests = False  # counts only: the log would grow with every page served
 
     def stats(request: Request, _: dict[str, str]) -> Response:
-        return Response(200, dict(Counter(r.provider for r in sim.requests
-                                          if r.provider != "bench")))
+        return Response(200, {slug: n for slug, n in sim.served.items() if slug != "bench"})
 
     def reset(request: Request, _: dict[str, str]) -> Response:
         sim.clear_log()

@@ -385,3 +385,18 @@ def test_stamp_writes_what_isoformat_writes(zone: timezone, spec: str) -> None:
         for written in (text, text.replace("+00:00", "Z")):
             style, parsed = Style.of(written)
             assert stamp(micros(parsed), style) == written
+
+
+def test_a_benchmark_simulator_counts_requests_without_keeping_them(
+    big: Simulator, client: httpx.Client,
+) -> None:
+    big.clear_log()
+    big.keep_requests = False
+    try:
+        calls = walk_unpod(client, big, start_date="2026-11-01T11:50:00Z")
+        walk_unpod(client, big, start_date="2026-11-01T11:50:00Z")
+    finally:
+        big.keep_requests = True
+    assert big.requests == []
+    assert 200 < len(calls) < 400
+    assert big.served["unpod"] == 2 * -(-len(calls) // 100)  # pages of 100, twice
