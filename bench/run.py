@@ -47,16 +47,19 @@ class Run:
 
 
 class Server:
-    """`bench.serve` in its own process, so its CPU is not charged to the client's RSS."""
+    """`bench.serve` in its own process, so its CPU is not charged to the client's RSS.
+
+    Lazy by default: calls are made per page from the seed, so 1M-10M calls fit.
+    """
 
     def __init__(self, size: int, latency: float = 0.0, rate_limit: float = 0.0,
-                 only: str = "") -> None:
+                 only: str = "", lazy: bool = True) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="callsync-bench-"))
         out = self.dir / "sim.json"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bench.serve", "--size", str(size), "--config-out",
              str(out), "--latency", str(latency), "--rate-limit", str(rate_limit),
-             "--only", only], cwd=ROOT)
+             "--only", only, *(["--lazy"] if lazy else [])], cwd=ROOT)
         while not out.exists():
             if self.process.poll() is not None:
                 raise RuntimeError("the simulator did not start")
@@ -72,6 +75,12 @@ class Server:
 
     def reset(self) -> None:
         httpx.get(self.info["url"] + "/__reset")
+
+    def extend(self, n: int) -> int:
+        """Add `n` newer calls to every partition; the calls a full sync now loads."""
+        counts = httpx.get(self.info["url"] + "/__extend", params={"n": n}).json()
+        self.info["calls"] = counts
+        return self.calls
 
     def stop(self) -> None:
         self.process.kill()

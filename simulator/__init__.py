@@ -16,11 +16,13 @@ PROVIDERS: dict[str, type[Any]] = {
 }
 
 
-def build(seed: int = 7, size: int = 200, now: datetime | None = None) -> Simulator:
-    """A simulator with every provider registered (not started)."""
+def build(seed: int = 7, size: int = 200, now: datetime | None = None,
+          lazy: bool = False) -> Simulator:
+    """A simulator with every provider registered (not started); `lazy`: calls made on
+    demand from `(seed, index)` instead of held in memory (any size; see `volume`)."""
     sim = Simulator()
     for slug, cls in PROVIDERS.items():
-        kwargs: dict[str, Any] = {"seed": seed, "size": size}
+        kwargs: dict[str, Any] = {"seed": seed, "size": size, "lazy": lazy}
         if now is not None:
             kwargs["now"] = now
         sim.add_provider(slug, cls(**kwargs))

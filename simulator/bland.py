@@ -11,11 +11,22 @@ from __future__ import annotations
 import random
 import re
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from simulator.server import Request, Response, Simulator, query_int
+from simulator.volume import (
+    TEMPLATES,
+    EagerOnly,
+    Style,
+    Timeline,
+    micros,
+    mix,
+    moment,
+    salt,
+)
 
 SLUG = "bland"
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -42,7 +53,15 @@ def _iso(ts: datetime, rng: random.Random) -> str:
 
 @dataclass
 class BlandSim:
-    """Seeded Bland account: `size` calls per phone number over `weeks` before `now`."""
+    """Seeded Bland account: `size` calls per phone number over `weeks` before `now`.
+
+    `lazy=True` holds no calls: record i of a number (0 = oldest) is made on demand from
+    a template cycle, with `call_id` `<i>-<hex>@sip.bland.ai` (so `before` is an index)
+    and start times increasing with i. The newest initial call is ringing and the middle
+    one of the first number is shared with the second, as in eager mode (the second
+    number then has `size` calls, not `size + 1`). `extend(n)` adds n newer calls to
+    every number; the other mutations need eager mode.
+    """
 
     api_key: str = "bland-test-key"
     phone_numbers: tuple[str, ...] = ("+14150000001", "+14150000002", "+14150000003")
@@ -51,6 +70,7 @@ class BlandSim:
     seed: int = 7
     now: datetime = field(default_factory=lambda: datetime(2026, 11, 1, 12, 0, tzinfo=UTC))
     max_limit: int = 1000
+    lazy: bool = False
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -59,6 +79,10 @@ class BlandSim:
         self._index: dict[str, tuple[tuple[int, int], dict[Any, int]]] = {}
         # calls per phone number, newest first
         self.logs: dict[str, list[dict[str, Any]]] = {n: [] for n in self.phone_numbers}
+        self.made = 0  # records built by the lazy generator (tests count them)
+        if self.lazy:
+            self._setup_lazy()
+            return
         span = timedelta(weeks=self.weeks).total_seconds()
         for number in self.phone_numbers:
             step = span / max(self.size, 1)
@@ -116,8 +140,96 @@ class BlandSim:
         self.logs[b].append(dict(call, direction="inbound"))
 
     def all_calls(self) -> list[dict[str, Any]]:
-        """Every call record as served (without internal keys), all numbers."""
+        """Every call record as served (without internal keys), all numbers (lazy mode:
+        small sizes only, it builds them all)."""
+        if self.lazy:
+            return [call for p in range(len(self.phone_numbers))
+                    for call in self._lazy_calls(p, range(self.count_per_number - 1, -1, -1))]
         return [self.public(c) for log in self.logs.values() for c in log]
+
+    def count(self) -> int:
+        """Distinct calls over all numbers (what a full sync loads), without building them."""
+        if not self.lazy:
+            return len({c.get("call_id") for c in self.all_calls()} - {None})
+        shared = 1 if self._shared is not None else 0
+        return len(self.phone_numbers) * self.count_per_number - shared
+
+    # -- lazy mode ---------------------------------------------------------
+    def _setup_lazy(self) -> None:
+        self.count_per_number = self.size
+        self._timeline = Timeline(self.now, timedelta(weeks=self.weeks), self.size, self.seed)
+        self._salts = [salt(self.seed, p, "call_id") for p in range(len(self.phone_numbers))]
+        self._shared = self.size // 2 if len(self.phone_numbers) >= 2 and self.size else None
+        t0 = datetime(2026, 1, 1, tzinfo=UTC)
+        self._templates: list[list[tuple[dict[str, Any], Style, int | None, Style]]] = []
+        self._ringing: list[tuple[dict[str, Any], Style, int | None, Style]] = []
+        for p, number in enumerate(self.phone_numbers):
+            self._rng = random.Random(salt(self.seed, p, "templates"))
+            made = [self._template(self._make_call(number, t0, self._rng.choice(OUTCOMES)))
+                    for _ in range(TEMPLATES)]
+            self._templates.append(made)
+            self._ringing.append(self._template(self._make_call(number, t0, RINGING)))
+
+    @staticmethod
+    def _template(call: dict[str, Any]) -> tuple[dict[str, Any], Style, int | None, Style]:
+        """A made call as (record, started_at style, ended_at offset in us, its style)."""
+        started_style, started = Style.of(call["started_at"])
+        ended_style, ended = Style.of(call["ended_at"] or call["started_at"])
+        offset = micros(ended) - micros(started) if call["ended_at"] else None
+        return BlandSim.public(call), started_style, offset, ended_style
+
+    def _call_id(self, p: int, i: int) -> str:
+        if i == self._shared and p == 1:
+            p = 0  # the shared call keeps the first number's id
+        return f"{str(i).zfill(6)}-{hex(mix(i, self._salts[p], 40))[2:].zfill(10)}@sip.bland.ai"
+
+    def _lazy_call(self, p: int, i: int) -> dict[str, Any]:
+        """Record i (0 = oldest) of the p-th number's log, the same every time."""
+        return self._lazy_calls(p, (i,))[0]
+
+    def _lazy_calls(self, p: int, indices: Iterable[int]) -> list[dict[str, Any]]:
+        """Records `indices` of the p-th number's log (one loop: a page's hot path)."""
+        templates, ringing, at, call_id = (
+            self._templates[p], self._ringing[p], self._timeline.at, self._call_id)
+        newest, shared = self.size - 1, self._shared
+        calls = []
+        for i in indices:
+            record, started_style, offset, ended_style = (
+                ringing if i == newest else templates[i % TEMPLATES])
+            call = record.copy()
+            moment = at(i)
+            call["call_id"] = call_id(p, i)
+            call["started_at"] = started_style.write(moment)
+            if offset is not None:
+                call["ended_at"] = ended_style.write(moment + offset)
+            if i == shared and p <= 1:
+                a, b = self.phone_numbers[0], self.phone_numbers[1]
+                call.update({"direction": "outbound" if p == 0 else "inbound", "from": a,
+                             "to": b})
+            calls.append(call)
+        self.made += len(calls)
+        return calls
+
+    def _index_of(self, p: int, call_id: str) -> int | None:
+        """The index a lazy call_id names in the p-th log, or None."""
+        head = call_id.partition("-")[0]
+        if not head.isdigit():
+            return None
+        i = int(head)
+        if i >= self.count_per_number or self._call_id(p, i) != call_id:
+            return None
+        return i
+
+    def extend(self, n: int) -> None:
+        """Add `n` calls, newer than any so far, to every number (the clock moves on)."""
+        if not self.lazy:
+            for number in self.phone_numbers:
+                self.add_calls(n, phone_number=number)
+            return
+        with self._lock:
+            self.count_per_number += n
+            self.now = max(self.now, moment(self._timeline.at(self.count_per_number - 1))
+                           + timedelta(seconds=1))
 
     @staticmethod
     def public(call: dict[str, Any]) -> dict[str, Any]:
@@ -127,6 +239,8 @@ class BlandSim:
     def add_calls(self, n: int, phone_number: str | None = None,
                   outcome: tuple[int | None, str] = (200, "200 OK")) -> list[dict[str, Any]]:
         """Add `n` calls newer than any so far (the clock moves on a minute per call)."""
+        if self.lazy:
+            raise EagerOnly("add_calls")
         number = phone_number or self.phone_numbers[0]
         added = []
         with self._lock:
@@ -139,6 +253,8 @@ class BlandSim:
 
     def complete_call(self, call_id: str, duration: int = 61) -> dict[str, Any]:
         """A ringing call completes: 200 OK, a duration and an end time."""
+        if self.lazy:
+            raise EagerOnly("complete_call")
         with self._lock:
             for log in self.logs.values():
                 for call in log:
@@ -151,6 +267,8 @@ class BlandSim:
 
     def put_raw(self, phone_number: str, record: dict[str, Any], started: datetime) -> None:
         """Put any record (even a malformed one) into a log at the given position in time."""
+        if self.lazy:
+            raise EagerOnly("put_raw")
         with self._lock:
             log = self.logs[phone_number]
             log.append(dict(record, _ts=started))
@@ -201,6 +319,11 @@ class BlandSim:
         if limit is None or not 1 <= limit <= self.max_limit:
             return _error(400, "INVALID_LIMIT", f"limit must be 1..{self.max_limit}")
         before = request.query.get("before")
+        if self.lazy:
+            page = self._lazy_page(checked, before, limit)
+            if page is None:
+                return _error(400, "INVALID_CURSOR", "before must be a call_id of this log")
+            return Response(200, {"data": {"calls": page}, "errors": None})
         with self._lock:
             log = self.logs.get(checked, [])
             start = 0
@@ -211,6 +334,21 @@ class BlandSim:
                 start = position + 1
             page = [self.public(c) for c in log[start:start + limit]]
         return Response(200, {"data": {"calls": page}, "errors": None})
+
+    def _lazy_page(self, number: str, before: str | None,
+                   limit: int) -> list[dict[str, Any]] | None:
+        """The lazy log's page: `limit` calls older than `before` (None: bad cursor)."""
+        if number not in self.phone_numbers:
+            return None if before else []
+        p = self.phone_numbers.index(number)
+        with self._lock:
+            start = self.count_per_number - 1
+        if before:
+            position = self._index_of(p, before)
+            if position is None:
+                return None
+            start = position - 1
+        return self._lazy_calls(p, range(start, max(start - limit, -1), -1))
 
     def _position(self, number: str, call_id: str) -> int | None:
         """Where `call_id` is in a log (an index rebuilt only when the log changed)."""

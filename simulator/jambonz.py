@@ -29,12 +29,25 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from simulator.server import Request, Response, Simulator
+from simulator.volume import (
+    SECOND,
+    TEMPLATES,
+    EagerOnly,
+    Style,
+    Timeline,
+    TimeView,
+    micros,
+    mix,
+    moment,
+    salt,
+)
 
 SLUG = "jambonz"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -112,7 +125,16 @@ def _msg(status: int, message: str) -> Response:
 
 @dataclass
 class JambonzSim:
-    """A seeded jambonz account: `size` CDRs over `weeks` before `now`, and live calls."""
+    """A seeded jambonz account: `size` CDRs over `weeks` before `now`, and live calls.
+
+    `lazy=True` holds no CDRs: CDR i (0 = oldest) is made on demand from a template
+    cycle, attempted at milliseconds increasing with i (every tenth on a whole second, and
+    one pair a third of the way down in the same millisecond, as in eager mode), with a
+    `call_sid` and `sip_callid` derived from i. Time filters are a bisect, pages an index
+    range; `answered`/`direction`/`trunk`/`filter` scan the dated range. Live calls are
+    as in eager mode. `extend(n)` adds n newer CDRs; the other CDR mutations need eager
+    mode.
+    """
 
     api_key: str = "jambonz-test-key-7c1e"
     account_sid: str = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
@@ -130,6 +152,7 @@ class JambonzSim:
     timer: Callable[[], float] = time.monotonic  # the rate-limit window's clock
     # called after each RecentCalls page is built (page number): calls arriving mid-walk
     after_page: Callable[[int], None] | None = None
+    lazy: bool = False
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -142,6 +165,15 @@ class JambonzSim:
         self.cdrs: list[dict[str, Any]] = []  # newest first (by attempted_at, then write)
         self._points: dict[tuple[Any, ...], dict[str, Any]] = {}  # InfluxDB's point identity
         self.live: list[dict[str, Any]] = []
+        self.made = 0  # records built by the lazy generator (tests count them)
+        if self.lazy:
+            self._setup_lazy()
+        else:
+            self._setup_eager()
+        for i in range(self.live_size):
+            self.live.append(self._make_live(LIVE_STATUSES[i % len(LIVE_STATUSES)]))
+
+    def _setup_eager(self) -> None:
         span = timedelta(weeks=self.weeks).total_seconds()
         step = span / max(self.size, 1)
         for i in range(self.size):
@@ -152,8 +184,6 @@ class JambonzSim:
             self._write(self._make_cdr(attempted, self._rng.choice(OUTCOMES)), sort=False)
         self._sort()
         self._add_tie()
-        for i in range(self.live_size):
-            self.live.append(self._make_live(LIVE_STATUSES[i % len(LIVE_STATUSES)]))
 
     # -- data --------------------------------------------------------------
     def _uuid(self) -> str:
@@ -296,9 +326,92 @@ class JambonzSim:
         return {k: v for k, v in call.items() if not k.startswith("_")}
 
     def all_calls(self) -> list[dict[str, Any]]:
-        """Every CDR as served, newest first."""
+        """Every CDR as served, newest first (lazy mode: small sizes only, it builds them
+        all)."""
+        if self.lazy:
+            return [self._lazy_cdr(i) for i in range(self._count - 1, -1, -1)]
         with self._lock:
             return [self.render(c) for c in self.cdrs]
+
+    def count(self) -> int:
+        """How many CDRs the account has (what a full sync loads), without building them."""
+        return self._count if self.lazy else len(self.cdrs)
+
+    # -- lazy mode ---------------------------------------------------------
+    def _setup_lazy(self) -> None:
+        self._count = self.size
+        self._timeline = Timeline(self.now, timedelta(weeks=self.weeks), self.size, self.seed)
+        self._sid_salt = salt(self.seed, 0, "call_sid")
+        self._sip_salt = salt(self.seed, 0, "sip_callid")
+        t0 = datetime(2026, 1, 1, tzinfo=UTC)
+        self._templates = [self._template(self._make_cdr(t0, self._rng.choice(OUTCOMES)))
+                           for _ in range(TEMPLATES)]
+        # two CDRs in the same millisecond, with other tags: the pair (tie - 1, tie)
+        self._tie = self.size - self.size // 3 if self.size >= 3 else None
+        self._special = {}
+        if self._tie is not None:
+            first = self._templates[(self._tie - 1) % TEMPLATES][0]
+            other = "outbound" if first["direction"] == "inbound" else "inbound"
+            self._special[self._tie] = self._template(self._make_cdr(t0, OUTCOMES[0], other))
+
+    @staticmethod
+    def _template(cdr: dict[str, Any]) -> tuple[dict[str, Any], int | None, int, str]:
+        """A made CDR as (record, answered and terminated offsets from its attempt in us,
+        the host part of its sip_callid)."""
+        attempted = micros(cdr["_attempted"])
+        answered = micros(cdr["_answered"]) - attempted if cdr["_answered"] else None
+        return (JambonzSim.public(cdr), answered, micros(cdr["_terminated"]) - attempted,
+                cdr["sip_callid"].partition("@")[2])
+
+    def _attempted(self, i: int) -> int:
+        """When lazy CDR i was attempted, epoch us (milliseconds; every tenth on a second)."""
+        if i == self._tie:
+            i -= 1
+        at = self._timeline.at(i)
+        return at // SECOND * SECOND if i % 10 == 3 else at // 1000 * 1000
+
+    def _lazy_cdr(self, i: int) -> dict[str, Any]:
+        """Lazy CDR i (0 = oldest) as served, the same every time."""
+        self.made += 1
+        record, answered, terminated, host = (
+            self._special.get(i) or self._templates[i % TEMPLATES])
+        out = dict(record)
+        attempted = self._attempted(i)
+        n = mix(i, self._sid_salt, 62)  # distinct per i: the last 62 bits of the uuid
+        head = n * 0x2545F4914F6CDD1D & 0xFFFFFFFFFFFFFFFF
+        call_sid = (f"{head >> 32:08x}-{head >> 16 & 0xffff:04x}-4{head & 0xfff:03x}-"
+                    f"{0x8000 | n >> 48:04x}-{n & 0xffffffffffff:012x}")
+        if out["call_sid"] is not None:
+            out["call_sid"] = call_sid
+        out["sip_callid"] = f"{mix(i, self._sip_salt, 64):016x}@{host}"
+        if "recording_url" in out:
+            day = ISO3.write(attempted)[:10].replace("-", "/")
+            out["recording_url"] = (f"/Accounts/{self.account_sid}/RecentCalls/{call_sid}"
+                                    f"/record/{day}/mp3")
+        if self.call_id_field != "sip_callid":
+            out[self.call_id_field] = out.pop("sip_callid")
+        answered_at = attempted + answered if answered is not None else None
+        if self.time_format == "epoch_ms":
+            out["attempted_at"] = attempted // 1000
+            out["answered_at"] = answered_at // 1000 if answered_at is not None else 0
+            out["terminated_at"] = (attempted + terminated) // 1000
+        else:
+            text = ISO3.write(attempted)
+            out["attempted_at"] = text[:-1].rstrip("0").rstrip(".") + "Z"
+            out["answered_at"] = (ISO3.write(answered_at) if answered_at is not None
+                                  else EPOCH_ISO3)
+            out["terminated_at"] = ISO3.write(attempted + terminated)
+        return out
+
+    def extend(self, n: int) -> None:
+        """Write `n` CDRs attempted after every other (the clock moves on)."""
+        if not self.lazy:
+            self.add_calls(n)
+            return
+        with self._lock:
+            self._count += n
+            self.now = max(self.now, moment(self._attempted(self._count - 1))
+                           + timedelta(seconds=1))
 
     def live_calls(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -316,6 +429,8 @@ class JambonzSim:
         direction: str | None = None,
     ) -> list[dict[str, Any]]:
         """Write `n` CDRs attempted after every other (the clock moves a minute per call)."""
+        if self.lazy:
+            raise EagerOnly("add_calls")
         added = []
         with self._lock:
             for _ in range(n):
@@ -329,6 +444,8 @@ class JambonzSim:
                     **fields: Any) -> dict[str, Any]:
         """Write one answered CDR attempted at exactly `attempted` (e.g. on the cursor);
         `fields` override generated ones (`host`, `trunk`: the point's tags)."""
+        if self.lazy:
+            raise EagerOnly("add_call_at")
         with self._lock:
             cdr = self._make_cdr(attempted, OUTCOMES[0], direction)
             cdr.update(fields)
@@ -337,6 +454,8 @@ class JambonzSim:
 
     def update_call(self, call_id: str, **fields: Any) -> dict[str, Any]:
         """Rewrite a CDR (same time and tags: InfluxDB keeps the later write's fields)."""
+        if self.lazy:
+            raise EagerOnly("update_call")
         with self._lock:
             cdr = self._find(call_id)
             cdr.update(fields)
@@ -345,6 +464,8 @@ class JambonzSim:
     def complete_call(self, call_sid: str, duration: int = 61) -> dict[str, Any]:
         """A live call hangs up after `duration` s: it leaves the live list and its CDR
         (answered, 200, attempted when it started) is written."""
+        if self.lazy:
+            raise EagerOnly("complete_call")
         with self._lock:
             live = next(c for c in self.live if c["call_sid"] == call_sid)
             self.live.remove(live)
@@ -370,6 +491,8 @@ class JambonzSim:
 
     def put_raw(self, record: dict[str, Any], attempted: datetime) -> None:
         """Store any record (even a malformed one) as served, placed at `attempted`."""
+        if self.lazy:
+            raise EagerOnly("put_raw")
         with self._lock:
             self._seq += 1
             self.cdrs.append(dict(record, _raw=True, _ts=attempted, _seq=self._seq))
@@ -458,7 +581,7 @@ class JambonzSim:
             return Response(500, {"msg": "invalid regular expression"}, headers)
         total = len(matched)
         rows = matched if count == 0 else matched[(page - 1) * count:page * count]
-        data = [self.render(c) for c in rows]
+        data = [self._lazy_cdr(i) for i in rows] if self.lazy else [self.render(c) for c in rows]
         if self.envelope == "docs":
             body: dict[str, Any] = {"total": total, "batch": count, "page": page, "data": data}
         else:
@@ -467,11 +590,12 @@ class JambonzSim:
             self.after_page(page)
         return Response(200, body, headers)
 
-    def _match(self, query: dict[str, str]) -> list[dict[str, Any]]:
-        """CDRs matching the query's filters, newest first."""
+    def _match(self, query: dict[str, str]) -> Sequence[Any]:
+        """CDRs matching the query's filters, newest first (lazy mode: their indices)."""
         with self._lock:
             cdrs = list(self.cdrs)
             now = self.now
+            view = TimeView(self._attempted, self._count) if self.lazy else None
         start: datetime | None = None
         end: datetime | None = None
         days = query.get("days")
@@ -494,13 +618,24 @@ class JambonzSim:
         direction, trunk = query.get("direction"), query.get("trunk")
         pattern = query.get("filter")
         regex = re.compile(pattern) if pattern else None
+        if view is not None:
+            lo = bisect_left(view, micros(start)) if start is not None else 0
+            if after is not None:
+                lo = max(lo, bisect_right(view, micros(after)))
+            hi = bisect_right(view, micros(end)) if end is not None else len(view)
+            rows = range(hi - 1, lo - 1, -1)
+            if answered is None and not direction and not trunk and regex is None:
+                return rows
+            cdrs = [dict(self._lazy_cdr(i), _index=i) for i in rows]
         found = []
         for cdr in cdrs:
-            when = cdr["_ts"] if cdr.get("_raw") else cdr["_attempted"]
-            if (start is not None and when < start) or (after is not None and when <= after):
-                continue
-            if end is not None and when > end:
-                continue
+            if view is None:
+                when = cdr["_ts"] if cdr.get("_raw") else cdr["_attempted"]
+                if (start is not None and when < start) or (
+                        after is not None and when <= after):
+                    continue
+                if end is not None and when > end:
+                    continue
             if answered is not None and cdr.get("answered") is not answered:
                 continue
             if direction and cdr.get("direction") != direction:
@@ -511,7 +646,7 @@ class JambonzSim:
                     regex.search(str(cdr.get("from", ""))) or regex.search(
                         str(cdr.get("to", ""))) or cdr.get("call_sid") == pattern):
                 continue
-            found.append(cdr)
+            found.append(cdr["_index"] if view is not None else cdr)
         return found
 
     def _live_calls(self, request: Request, params: dict[str, str]) -> Response:
@@ -543,6 +678,10 @@ class JambonzSim:
     def describe(self, url: str) -> str:
         return (f"base_url={url}/v1 api_key={self.api_key} "
                 f"account_sid={self.account_sid}")
+
+
+ISO3 = Style(0, 3, "Z")
+EPOCH_ISO3 = _iso3(EPOCH)
 
 
 def _point(cdr: dict[str, Any]) -> tuple[Any, ...]:

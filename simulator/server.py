@@ -13,6 +13,7 @@ import socket
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -79,6 +80,9 @@ class Simulator:
     def __init__(self) -> None:
         self.routes: list[Route] = []
         self.requests: list[Request] = []
+        self.served: Counter[str] = Counter()  # requests per provider, also when not kept
+        # False: count requests without keeping them (a benchmark's millions of pages)
+        self.keep_requests = True
         self.providers: dict[str, Any] = {}
         self._faults: list[tuple[str | None, Response]] = []
         self._lock = threading.Lock()
@@ -111,6 +115,9 @@ class Simulator:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out in two writes: without TCP_NODELAY a small body
+            # waits for the client's delayed ACK (~40 ms a request on Linux loopback)
+            disable_nagle_algorithm = True
 
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
                 sim._serve(self, "GET")
@@ -174,6 +181,7 @@ class Simulator:
     def clear_log(self) -> None:
         with self._lock:
             self.requests.clear()
+            self.served.clear()
 
     # -- serving -----------------------------------------------------------
     def _match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
@@ -225,7 +233,9 @@ class Simulator:
         if self.latency:
             time.sleep(self.latency)  # a far-away API, for the latency-bound benchmark
         with self._lock:
-            self.requests.append(request)
+            self.served[request.provider] += 1
+            if self.keep_requests:
+                self.requests.append(request)
         if self.on_request is not None:
             self.on_request(request)
         if response.fault is not None:

@@ -33,6 +33,8 @@ import random
 import re
 import threading
 import uuid
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -40,6 +42,16 @@ from typing import Any
 import orjson
 
 from simulator.server import Request, Response, Simulator, query_int
+from simulator.volume import (
+    SECOND,
+    TEMPLATES,
+    EagerOnly,
+    Style,
+    Timeline,
+    TimeView,
+    micros,
+    moment,
+)
 
 SLUG = "sipsim"
 API = "/api/v2"
@@ -93,7 +105,14 @@ class _Token:
 
 @dataclass
 class SipsimSim:
-    """Seeded SIPSIM account: `size` calls over `weeks` before `now` (a fixed clock)."""
+    """Seeded SIPSIM account: `size` calls over `weeks` before `now` (a fixed clock).
+
+    `lazy=True` holds no calls: call i (0 = oldest) is made on demand from a template
+    cycle, registered at whole seconds increasing with i, with id `4100000 + i` (or
+    `"call_<i>"`), so a time filter is a bisect and a page token names an index. The
+    newest initial call is live, as in eager mode. `extend(n)` adds n newer calls; the
+    other mutations need eager mode.
+    """
 
     access_token: str = "sipsim-static-access-token"
     client_id: str = "sipsim-client-7f3a"
@@ -106,6 +125,7 @@ class SipsimSim:
     order: str = "desc"
     min_limit: int = 20
     max_limit: int = 1000
+    lazy: bool = False
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -116,6 +136,10 @@ class SipsimSim:
         self.tokens: dict[str, _Token] = {
             self.access_token: _Token({"calls.read", "account.read"}, None)}
         self.calls: list[dict[str, Any]] = []  # with internal `_ts`, `_seq`, `_key`
+        self.made = 0  # records built by the lazy generator (tests count them)
+        if self.lazy:
+            self._setup_lazy()
+            return
         span = timedelta(weeks=self.weeks).total_seconds()
         step = span / max(self.size, 1)
         for i in range(self.size, 0, -1):
@@ -227,9 +251,81 @@ class SipsimSim:
         return {k: v for k, v in call.items() if not k.startswith("_")}
 
     def all_calls(self) -> list[dict[str, Any]]:
-        """Every call record as served (without internal keys), oldest first."""
+        """Every call record as served (without internal keys), oldest first (lazy mode:
+        small sizes only, it builds them all)."""
+        if self.lazy:
+            return [self._lazy_call(i) for i in range(self._count)]
         with self._lock:
             return [self.public(c) for c in sorted(self.calls, key=self._sort_key)]
+
+    def count(self) -> int:
+        """How many calls the account has (what a full sync loads), without building them."""
+        return self._count if self.lazy else len(self.calls)
+
+    # -- lazy mode ---------------------------------------------------------
+    def _setup_lazy(self) -> None:
+        self._count = self.size
+        self._timeline = Timeline(self.now, timedelta(weeks=self.weeks), self.size, self.seed)
+        t0 = datetime(2026, 1, 1, tzinfo=UTC)
+        self._templates = [self._template(self._make_call(t0, *self._outcome()))
+                           for _ in range(TEMPLATES)]
+        self._live = self._template(self._make_live_call(t0))
+
+    @staticmethod
+    def _template(call: dict[str, Any]) -> tuple[dict[str, Any], Style, list[tuple[
+            str, int]], bool, bool]:
+        """A made call as (record, its time style, (field, offset from registration in
+        us) per time it has, whether the id is text, whether it has a recording link)."""
+        style, registered = Style.of(call["registration_time"])
+        offsets = [(name, micros(Style.of(call[name])[1]) - micros(registered))
+                   for name in ("start_time", "answered_time", "end_time") if call[name]]
+        return (SipsimSim.public(call), style, offsets, isinstance(call["id"], str),
+                call["play_record_link"] is not None)
+
+    def _registered(self, i: int) -> int:
+        """Registration time of lazy call i, epoch us (whole seconds, as served)."""
+        return self._timeline.at(i) // SECOND * SECOND
+
+    def _lazy_call(self, i: int) -> dict[str, Any]:
+        """Lazy call i (0 = oldest), the same every time."""
+        self.made += 1
+        record, style, offsets, text_id, link = (
+            self._live if i == self.size - 1 else self._templates[i % TEMPLATES])
+        call = dict(record)
+        registered = self._registered(i)
+        call_id: int | str = f"call_{i}" if text_id else 4_100_000 + i
+        call["id"] = call_id
+        call["registration_time"] = style.write(registered)
+        for name, offset in offsets:
+            call[name] = style.write(registered + offset)
+        if link:
+            call["play_record_link"] = f"https://app.sipsim.com/records/{call_id}.mp3"
+        return call
+
+    def _index_of(self, call_id: object) -> int | None:
+        """The index a lazy call id names (its text, or as served), or None."""
+        text = str(call_id)
+        digits = text.removeprefix("call_")
+        if not digits.isdigit():
+            return None
+        i = int(digits) - (0 if text.startswith("call_") else 4_100_000)
+        if not 0 <= i < self._count:
+            return None
+        return i if str(self._lazy_id(i)) == text else None
+
+    def _lazy_id(self, i: int) -> int | str:
+        text_id = False if i == self.size - 1 else self._templates[i % TEMPLATES][3]
+        return f"call_{i}" if text_id else 4_100_000 + i
+
+    def extend(self, n: int) -> None:
+        """Add `n` calls registered after every call so far (the clock moves past them)."""
+        if not self.lazy:
+            self.add_calls(n)
+            return
+        with self._lock:
+            self._count += n
+            self.now = max(self.now, moment(self._registered(self._count - 1))
+                           + timedelta(seconds=1))
 
     @staticmethod
     def _sort_key(call: dict[str, Any]) -> tuple[datetime, int]:
@@ -237,6 +333,11 @@ class SipsimSim:
 
     def find(self, call_id: object) -> dict[str, Any]:
         """The stored call (internal keys included) whose id, as text, is `call_id`."""
+        if self.lazy:
+            i = self._index_of(call_id)
+            if i is None:
+                raise KeyError(call_id)
+            return self._lazy_call(i)
         for call in self.calls:
             if str(call["_key"]) == str(call_id):
                 return call
@@ -246,6 +347,8 @@ class SipsimSim:
     def add_calls(self, n: int, call_type: str = "inbound", sip_status: str = "answer",
                   duration: int = 60) -> list[dict[str, Any]]:
         """Add `n` ended calls registered after every call so far; the clock moves past them."""
+        if self.lazy:
+            raise EagerOnly("add_calls")
         added = []
         with self._lock:
             for _ in range(n):
@@ -260,6 +363,8 @@ class SipsimSim:
 
     def complete_call(self, call_id: object, duration: int = 61) -> dict[str, Any]:
         """A live call ends: an end time, a duration and a recording link appear."""
+        if self.lazy:
+            raise EagerOnly("complete_call")
         with self._lock:
             call = self.find(call_id)
             answered = _parse_time(call.get("answered_time") or "") or call["_ts"]
@@ -272,6 +377,8 @@ class SipsimSim:
 
     def put_raw(self, record: Any, at: datetime) -> None:
         """Serve any record (even a malformed one) as if registered at `at`."""
+        if self.lazy:
+            raise EagerOnly("put_raw")
         with self._lock:
             self._seq += 1
             key = record.get("id") if isinstance(record, dict) else None
@@ -404,21 +511,83 @@ class SipsimSim:
         except ValueError:
             return self._error(400, "tags must be a comma-separated list of tag IDs", path)
         search = re.sub(r"\D", "", query.get("search") or "")
+        select = self._select_lazy if self.lazy else self._select
+        selected = select(start, end, limit, query.get("page"), wanted, tags, search)
+        if selected is None:
+            return self._error(400, "Invalid page token", path)
+        page, has_more, last = selected
+        pagination: dict[str, Any] = {"count": len(page), "limit": limit, "has_more": has_more}
+        if has_more:
+            pagination["page"] = page_token(last)
+        return self._envelope(page, pagination)
+
+    def _select(self, start: datetime, end: datetime, limit: int, token: str | None,
+                wanted: set[str], tags: set[int], search: str,
+                ) -> tuple[list[Any], bool, object] | None:
+        """One page of the stored calls as served, whether more follow and the key of its
+        last call (None: the page token names no call of the result)."""
         found = [c for c in self.calls if start <= c["_ts"] <= end
                  and self._matches(c, wanted, tags, search)]
         found.sort(key=self._sort_key, reverse=self.order != "asc")
         offset = 0
-        if query.get("page"):
-            position = self._resume(query["page"], found)
+        if token:
+            position = self._resume(token, found)
             if position is None:
-                return self._error(400, "Invalid page token", path)
+                return None
             offset = position
         page = found[offset:offset + limit]
-        pagination: dict[str, Any] = {"count": len(page), "limit": limit,
-                                      "has_more": offset + limit < len(found)}
-        if pagination["has_more"]:
-            pagination["page"] = page_token(page[-1]["_key"])
-        return self._envelope([self.public(c) for c in page], pagination)
+        last = page[-1]["_key"] if page else None
+        return [self.public(c) for c in page], offset + limit < len(found), last
+
+    def _select_lazy(self, start: datetime, end: datetime, limit: int, token: str | None,
+                     wanted: set[str], tags: set[int], search: str,
+                     ) -> tuple[list[Any], bool, object] | None:
+        """`_select` over the lazy calls: the time filter is a bisect, the token an index;
+        other filters scan from there (O(records skipped), as a server would)."""
+        view = TimeView(self._registered, self._count)  # (the caller holds the lock)
+        lo, hi = bisect_left(view, micros(start)), bisect_right(view, micros(end))
+        desc = self.order != "asc"
+        first = hi - 1 if desc else lo
+        if token:
+            named = self._resume_lazy(token)
+            if named is None or not lo <= named < hi:
+                return None
+            if (wanted or tags or search) and not self._matches(
+                    self._lazy_call(named), wanted, tags, search):
+                return None
+            first = named - 1 if desc else named + 1
+        order = range(first, lo - 1, -1) if desc else range(first, hi)
+        if not (wanted or tags or search):
+            page = [self._lazy_call(i) for i in order[:limit]]
+            more = len(order) > limit
+        else:
+            page, more = self._scan((self._lazy_call(i) for i in order), limit, wanted, tags,
+                                    search)
+        return page, more, page[-1]["id"] if page else None
+
+    def _scan(self, calls: Iterable[dict[str, Any]], limit: int, wanted: set[str],
+              tags: set[int], search: str) -> tuple[list[dict[str, Any]], bool]:
+        """The first `limit` calls that match the filters, and whether another one does."""
+        page: list[dict[str, Any]] = []
+        for call in calls:
+            if self._matches(call, wanted, tags, search):
+                if len(page) == limit:
+                    return page, True
+                page.append(call)
+        return page, False
+
+    def _resume_lazy(self, token: str) -> int | None:
+        """The lazy index a page token names, or None."""
+        try:
+            decoded = orjson.loads(base64.b64decode(token, validate=True))
+        except (binascii.Error, ValueError):
+            return None
+        if not isinstance(decoded, dict) or "id" not in decoded:
+            return None
+        named = self._index_of(decoded["id"])
+        if named is None or self._lazy_id(named) != decoded["id"]:
+            return None  # `4100007` names an int id, not the text one
+        return named
 
     @staticmethod
     def _matches(call: dict[str, Any], types: set[str], tags: set[int], search: str) -> bool:

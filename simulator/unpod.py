@@ -23,12 +23,26 @@ from __future__ import annotations
 
 import random
 import threading
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlencode
 
 from simulator.server import Request, Response, Simulator
+from simulator.volume import (
+    SECOND,
+    TEMPLATES,
+    EagerOnly,
+    Style,
+    Timeline,
+    TimeView,
+    micros,
+    mix,
+    moment,
+    salt,
+)
 
 SLUG = "unpod"
 PREFIX = "/api/v2/platform"
@@ -89,7 +103,15 @@ def token(value: object) -> str:
 
 @dataclass
 class UnpodSim:
-    """Seeded Unpod organization: `size` calls over `weeks` before `now`, newest first."""
+    """Seeded Unpod organization: `size` calls over `weeks` before `now`, newest first.
+
+    `lazy=True` holds no calls: call i (0 = oldest) is made on demand from a template
+    cycle (the three record shapes in turn), created at times increasing with i, so a
+    date filter is a bisect and a page an index range. The newest initial call is in
+    progress and one of over a day sits a third of the way down, as in eager mode.
+    `call_type`/`call_status` filters scan the dated range once per query.
+    `extend(n)` adds n newer calls; the other mutations need eager mode.
+    """
 
     api_token: str = "unpod-test-token-4711"
     expired_token: str = "unpod-expired-token-0815"
@@ -104,14 +126,19 @@ class UnpodSim:
     links: str = "absent"  # "absent" | "present" | "hostile"
     hostile_url: str = "http://127.0.0.1:9"
     honor_date_filters: bool = True  # False: a server that ignores start_date/end_date
+    lazy: bool = False
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
         self._lock = threading.Lock()
         self._seq = 0
         self._version = 0  # bumped by every mutation: the filter cache's key
-        self._cache: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        self._cache: dict[tuple[Any, ...], Sequence[Any]] = {}
         self.log: list[dict[str, Any]] = []  # newest first
+        self.made = 0  # records built by the lazy generator (tests count them)
+        if self.lazy:
+            self._setup_lazy()
+            return
         span = timedelta(weeks=self.weeks).total_seconds()
         step = span / max(self.size, 1)
         for i in range(self.size):
@@ -219,14 +246,89 @@ class UnpodSim:
         return {k: v for k, v in call.items() if not k.startswith("_")}
 
     def all_calls(self) -> list[dict[str, Any]]:
-        """Every call record as served (without internal keys), newest first."""
+        """Every call record as served (without internal keys), newest first (lazy mode:
+        small sizes only, it builds them all)."""
+        if self.lazy:
+            return [self._lazy_call(i) for i in range(self._count - 1, -1, -1)]
         with self._lock:
             return [self.public(c) for c in self.log]
+
+    def count(self) -> int:
+        """How many calls the organization has (what a full sync loads), without building
+        them."""
+        return self._count if self.lazy else len(self.log)
+
+    # -- lazy mode ---------------------------------------------------------
+    def _setup_lazy(self) -> None:
+        self._count = self.size
+        self._timeline = Timeline(self.now, timedelta(weeks=self.weeks), self.size, self.seed)
+        self._salt = salt(self.seed, 0, "id")
+        t0 = datetime(2026, 1, 1, tzinfo=UTC)
+        self._templates = [
+            self._template(self._make_call(t0, self._rng.choice(OUTCOMES),
+                                           VARIANTS[t % len(VARIANTS)]))
+            for t in range(TEMPLATES)]
+        # the eager log's newest call is in progress, and one a third down lasts over a day
+        self._special = {
+            self.size - 1 - self.size // 3: self._template(self._make_call(
+                t0, ("completed", "caller_hangup"), "calls", 93784)),
+            self.size - 1: self._template(self._make_call(t0, ("in-progress", None), "calls")),
+        }
+
+    @staticmethod
+    def _template(call: dict[str, Any]) -> tuple[dict[str, Any], str, Style, list[tuple[
+            str, int, Style]]]:
+        """A made call as (record, shape, creation_time style, (field, offset from creation
+        in us, style) per other time it has)."""
+        style, created = Style.of(call["creation_time"])
+        times = []
+        for name in ("start_time", "end_time"):
+            if call[name]:
+                field_style, at = Style.of(call[name])
+                times.append((name, micros(at) - micros(created), field_style))
+        return UnpodSim.public(call), call["_variant"], style, times
+
+    def _lazy_template(self, i: int) -> tuple[dict[str, Any], str, Style, list[tuple[
+            str, int, Style]]]:
+        return self._special.get(i) or self._templates[i % TEMPLATES]
+
+    def _created(self, i: int) -> int:
+        """Creation time of lazy call i, epoch us (whole seconds unless the backend's shape)."""
+        at = self._timeline.at(i)
+        return at if self._lazy_template(i)[1] == "backend" else at // SECOND * SECOND
+
+    def _lazy_call(self, i: int) -> dict[str, Any]:
+        """Lazy call i (0 = oldest), the same every time."""
+        self.made += 1
+        record, variant, style, times = self._lazy_template(i)
+        call = dict(record)
+        created = self._created(i)
+        if variant == "calls":
+            call["id"] = f"call_{mix(i, self._salt, 48):012x}"
+        elif variant == "backend":
+            call["id"] = f"{i:06d}-{mix(i, self._salt, 48):012x}"
+        call["creation_time"] = style.write(created)
+        for name, offset, field_style in times:
+            call[name] = field_style.write(created + offset)
+        return call
+
+    def extend(self, n: int) -> None:
+        """Add `n` calls newer than any so far (the clock moves on)."""
+        if not self.lazy:
+            self.add_calls(n)
+            return
+        with self._lock:
+            self._version += 1
+            self._count += n
+            self.now = max(self.now, moment(self._timeline.at(self._count - 1))
+                           + timedelta(seconds=1))
 
     # -- mutations for tests -----------------------------------------------
     def add_calls(self, n: int, outcome: tuple[str, str | None] = ("completed", "caller_hangup"),
                   variant: str | None = None) -> list[dict[str, Any]]:
         """Add `n` calls newer than any so far (the clock moves on a minute per call)."""
+        if self.lazy:
+            raise EagerOnly("add_calls")
         added = []
         with self._lock:
             self._version += 1
@@ -239,6 +341,8 @@ class UnpodSim:
 
     def complete_call(self, key: str, duration: int = 61) -> dict[str, Any]:
         """A call in progress (or any call) ends: completed, answered, with a duration."""
+        if self.lazy:
+            raise EagerOnly("complete_call")
         with self._lock:
             self._version += 1
             for call in self.log:
@@ -255,6 +359,8 @@ class UnpodSim:
 
     def put_raw(self, record: dict[str, Any], at: datetime) -> None:
         """Serve any record (even a malformed one) as if created at `at`."""
+        if self.lazy:
+            raise EagerOnly("put_raw")
         with self._lock:
             self._version += 1
             self.log.append(dict(record, _ts=at, _variant="raw"))
@@ -285,7 +391,7 @@ class UnpodSim:
             return self.default_page_size
         return min(size, self.max_page_size) if size > 0 else self.default_page_size
 
-    def _filtered(self, request: Request) -> list[dict[str, Any]] | Response:
+    def _filtered(self, request: Request) -> Sequence[Any] | Response:
         # the same query on unchanged data gives the same rows: page walks reuse them
         key = (self._version, self.honor_date_filters, *(request.query.get(n) for n in (
             "start_date", "end_date", "call_type", "call_status")))
@@ -297,7 +403,10 @@ class UnpodSim:
             self._cache = {key: rows}
         return rows
 
-    def _filter(self, request: Request) -> list[dict[str, Any]] | Response:
+    def _filter(self, request: Request) -> Sequence[Any] | Response:
+        """The calls a query selects, newest first: stored calls, or lazy indices."""
+        if self.lazy:
+            return self._filter_lazy(request)
         with self._lock:
             rows = list(self.log)
         for name in ("start_date", "end_date"):
@@ -321,6 +430,34 @@ class UnpodSim:
                 rows = [c for c in rows if token(c.get(name)) == token(value)]
         return rows
 
+    def _filter_lazy(self, request: Request) -> Sequence[int] | Response:
+        """`_filter` over the lazy calls: date bounds by bisect, a range of indices."""
+        with self._lock:
+            view = TimeView(self._created, self._count)
+        lo, hi = 0, len(view)
+        for name in ("start_date", "end_date"):
+            value = request.query.get(name)
+            if not value:
+                continue
+            parsed = _parse(value)
+            if parsed is None:
+                return _error(400, f"Invalid {name}: use an ISO 8601 date or datetime.")
+            if not self.honor_date_filters:
+                continue
+            bound, bare = parsed
+            if name == "start_date":
+                lo = max(lo, bisect_left(view, micros(bound)))
+            elif bare:
+                hi = min(hi, bisect_left(view, micros(bound + timedelta(days=1))))
+            else:
+                hi = min(hi, bisect_right(view, micros(bound)))
+        rows: Sequence[int] = range(hi - 1, lo - 1, -1)
+        for name in ("call_type", "call_status"):
+            value = request.query.get(name)
+            if value:
+                rows = [i for i in rows if token(self._lazy_call(i).get(name)) == token(value)]
+        return rows
+
     def _calls(self, request: Request, _: dict[str, str]) -> Response:
         refused = self._check(request)
         if refused is not None:
@@ -339,12 +476,18 @@ class UnpodSim:
         body: dict[str, Any] = {
             "count": len(rows), "status_code": 200,
             "message": "Call logs fetched successfully",
-            "data": [self.public(c) for c in rows[(page - 1) * size:page * size]],
+            "data": self._served(rows[(page - 1) * size:page * size]),
         }
         if self.links != "absent":
             body["next"] = self._link(request, page + 1) if page < last else None
             body["previous"] = self._link(request, page - 1) if page > 1 else None
         return Response(200, body)
+
+    def _served(self, rows: Sequence[Any]) -> list[dict[str, Any]]:
+        """Selected rows as served: stored calls without internal keys, or lazy indices."""
+        if self.lazy:
+            return [self._lazy_call(i) for i in rows]
+        return [self.public(c) for c in rows]
 
     def _link(self, request: Request, page: int) -> str:
         origin = (self.hostile_url if self.links == "hostile"
