@@ -38,5 +38,5 @@ chaos: setup
 	$(UV) run python -m chaos --rounds $${ROUNDS:-30}
 
 bench: setup
-	$(UV) run python -m bench.run --calls $${CALLS:-100000}
+	$(UV) run python -m bench.run --calls $${CALLS:-100000,1000000}
 	$(UV) run python -m bench.model_build --calls $${BUILD_CALLS:-1000000}

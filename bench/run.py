@@ -1,15 +1,21 @@
-"""`make bench`: callsync against dlt's generic `rest_api` source, same data, same run.
+"""`make bench`: callsync against the limit and dlt's generic `rest_api` source, same run.
 
-    python -m bench.run [--calls 100000] [--skip-baseline] [--latency 0.1 --rate-limit 20]
+    python -m bench.run [--calls 100000,1000000] [--baseline-max 200000]
+                        [--latency 0.1 --rate-limit 20 --latency-calls 30000]
 
-Scenarios, each command in a fresh process measured with `/usr/bin/time -v`:
-1. first backfill of N calls over all four providers, callsync and baseline;
-2. a no-op incremental sync right after (callsync; the baseline has no incremental);
-3. the model build at scale: `python -m bench.model_build` (run separately: it takes
-   minutes at 10M);
+For each N (calls over all four providers, six partitions), one lazy simulator process
+(`bench.serve --lazy`: calls made per page, so memory stays flat in N) serves, and each
+command runs in a fresh process under `/usr/bin/time -v`:
+- the limit (`bench.limit`: fetch and parse every page, nothing else);
+- 1. callsync's first backfill;
+- 2. a no-op incremental sync right after;
+- 3. a small incremental sync after `--new` calls were added (its model build timed apart;
+     `python -m bench.model_build --calls 10000000` does the 10M warehouse);
+- dlt `rest_api`, configured the obvious way, when N <= `--baseline-max` (it needs ~9 GB
+  at 200k: a larger N would exhaust the machine).
 4. latency-bound: every request 100 ms late and a per-provider rate limit; callsync over
    all providers against the slowest single provider alone.
-Prints wall seconds, calls/s, peak RSS, requests served and the ratio callsync/baseline.
+Prints wall seconds, calls/s, peak RSS, requests served and the ratios.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ class Run:
     calls: int
     requests: int
     code: int
+    build_seconds: float | None = None
 
     @property
     def per_second(self) -> float:
@@ -101,7 +108,9 @@ def measure(label: str, argv: list[str], env: dict[str, str], server: Server,
         errors = [line for line in done.stderr.splitlines() if "Error" in line or "error" in line]
         print(f"  ! {label} exited {done.returncode} (log: {server.dir / 'failed.log'}): "
               f"{errors[-1][:300] if errors else ''}")
-    return Run(label, seconds, rss, calls, server.requests(), done.returncode)
+    built = re.search(r"models built in ([0-9.]+) s", done.stdout + done.stderr)
+    return Run(label, seconds, rss, calls, server.requests(), done.returncode,
+               float(built.group(1)) if built else None)
 
 
 def callsync_env(server: Server, warehouse: Path) -> dict[str, str]:
@@ -118,33 +127,47 @@ def callsync_env(server: Server, warehouse: Path) -> dict[str, str]:
     return env
 
 
-def report(runs: list[Run], baseline: Run | None = None) -> None:
+def report(runs: list[Run], baseline: Run | None = None, limit: Run | None = None) -> None:
     for run in runs:
-        ratio = f"{baseline.seconds / run.seconds:6.1f}x faster" if baseline and \
-            run is not baseline and run.seconds else ""
-        print(f"  {run.label:44s} {run.seconds:8.2f} s {run.per_second:10,.0f} calls/s "
-              f"{run.rss_mb:8.0f} MiB {run.requests:7d} req  {ratio}")
+        notes = []
+        if run.build_seconds is not None:
+            notes.append(f"model build {run.build_seconds:.1f} s")
+        if baseline and run is not baseline and run.seconds and run.calls == baseline.calls:
+            notes.append(f"{baseline.seconds / run.seconds:.1f}x faster than rest_api")
+        if limit and run is not limit and limit.seconds and run.calls == limit.calls:
+            notes.append(f"{run.seconds / limit.seconds:.1f}x the limit's time")
+        print(f"  {run.label:40s} {run.seconds:8.2f} s {run.per_second:10,.0f} calls/s "
+              f"{run.rss_mb:8.0f} MiB {run.requests:7d} req  {'; '.join(notes)}")
 
 
-def backfill(calls: int, skip_baseline: bool) -> None:
+def backfill(calls: int, new: int, baseline_max: int) -> None:
     size = max(1, calls // PARTITIONS)
     server = Server(size)
     try:
         total = server.calls
-        print(f"\n1-2. first backfill and no-op sync: {total:,} calls, 4 providers")
+        print(f"\n1-3. N = {total:,} calls, 4 providers (6 partitions)")
         env = callsync_env(server, server.dir / "callsync.duckdb")
+        sim = json.dumps(server.info)
+        limit = measure("limit: fetch + parse only", [sys.executable, "-m", "bench.limit"],
+                        dict(env, BENCH_SIM=sim), server, total)
         cmd = [sys.executable, "-m", "pipelines", "sync"]
-        first = measure("callsync sync (first backfill)", cmd, env, server, total)
-        noop = measure("callsync sync (no-op, nothing new)", cmd, env, server, total)
-        runs = [first, noop]
+        first = measure("callsync sync, first backfill", cmd, env, server, total)
+        noop = measure("callsync sync, no-op (nothing new)", cmd, env, server, 0)
+        added = server.extend(max(1, new // PARTITIONS)) - total
+        small = measure(f"callsync sync, {added:,} new calls", cmd, env, server, added)
+        runs = [limit, first, noop, small]
         base = None
-        if not skip_baseline:
-            benv = dict(env, BENCH_SIM=json.dumps(server.info),
+        if calls <= baseline_max:
+            benv = dict(env, BENCH_SIM=sim,
                         DESTINATION__DUCKDB__CREDENTIALS=str(server.dir / "rest_api.duckdb"))
             base = measure("dlt rest_api, obvious config (first load)",
-                           [sys.executable, "-m", "bench.baseline"], benv, server, total)
+                           [sys.executable, "-m", "bench.baseline"], benv, server,
+                           server.calls)
             runs.append(base)
-        report(runs, base)
+        else:
+            print(f"  (dlt rest_api skipped above --baseline-max {baseline_max:,}: ~9 GB "
+                  "of RAM at 200k calls)")
+        report(runs, base, limit)
     finally:
         server.stop()
 
@@ -171,15 +194,19 @@ def latency_bound(calls: int, latency: float, rate_limit: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.run")
-    parser.add_argument("--calls", type=int, default=100_000)
-    parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--calls", default="100000,1000000",
+                        help="comma list of N (calls over all providers)")
+    parser.add_argument("--new", type=int, default=1000, help="calls of the small sync")
+    parser.add_argument("--baseline-max", type=int, default=200_000)
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--rate-limit", type=float, default=20)
     parser.add_argument("--latency-calls", type=int, default=30_000)
     args = parser.parse_args()
     print(f"callsync benchmark, {os.cpu_count()} cores")
-    backfill(args.calls, args.skip_baseline)
-    latency_bound(args.latency_calls, args.latency, args.rate_limit)
+    for calls in (int(n) for n in args.calls.split(",") if n.strip()):
+        backfill(calls, args.new, args.baseline_max)
+    if args.latency_calls:
+        latency_bound(args.latency_calls, args.latency, args.rate_limit)
     print("\n3. model build at scale: python -m bench.model_build --calls 10000000")
 
 
