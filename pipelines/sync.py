@@ -29,6 +29,7 @@ from pipelines import transform
 from pipelines.failpoints import failpoint
 from pipelines.lock import WarehouseLock
 from pipelines.memory import release_memory
+from pipelines.progress import Progress
 from pipelines.warehouse import connect, destination, pipelines_dir
 from sources import PROVIDERS, Provider, all_raw_columns
 from sources._config import where
@@ -124,7 +125,8 @@ def run(
         # side by side; the warehouse is written by one provider at a time, the first
         # done first, while the others still extract
         database = threading.Lock()
-        with ThreadPoolExecutor(max_workers=max(1, len(started))) as pool:
+        meters = {o.slug: sources[o.slug][1] for o in started}
+        with Progress(meters), ThreadPoolExecutor(max_workers=max(1, len(started))) as pool:
             list(pool.map(lambda o: _sync_one(warehouse, sources[o.slug], o, database),
                           started))
         release_memory()  # what extraction and loads freed, back to the OS before the build

@@ -81,19 +81,22 @@ def same_origin(url: str, base_url: str) -> bool:
 
 @dataclass
 class Meter:
-    """Counts of one provider's sync, for the summary: pages read, requests sent.
+    """Counts of one provider's sync, for progress and the summary: pages and records
+    read, requests sent.
 
     Several threads count into one meter (partitions read in parallel, prefetching walks).
     """
 
     pages: int = 0
     requests: int = 0
+    records: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def count(self, pages: int = 0, requests: int = 0) -> None:
+    def count(self, pages: int = 0, requests: int = 0, records: int = 0) -> None:
         with self._lock:
             self.pages += pages
             self.requests += requests
+            self.records += records
 
 
 @dataclass

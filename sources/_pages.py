@@ -91,7 +91,7 @@ def walk(
                 url = paginator.update_request(params)
                 pending = (pool.submit(http.get_json, url, None) if url
                            else pool.submit(http.get_json, path, dict(params)))
-            http.meter.count(pages=1)
+            http.meter.count(pages=1, records=len(records))
             try:
                 yield records
             except GeneratorExit:
