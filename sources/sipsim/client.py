@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from sources._config import check_secret, where
 from sources._http import (
@@ -22,8 +23,7 @@ from sources._http import (
     RetryPolicy,
     same_origin,
 )
-from sources._pages import raw_calls_table, walk
-from sources._time import parse_timestamp
+from sources._pages import parse_timestamps, raw_calls_table, walk
 from sources.sipsim import settings
 
 SLUG = "sipsim"
@@ -239,18 +239,22 @@ def call_id_of(record: Mapping[str, Any]) -> object:
     return value
 
 
-def started_at_of(record: Mapping[str, Any]) -> object:
-    """The contract's started_at: `start_time`, else `registration_time` (first readable)."""
-    for field in settings.CURSOR_FIELDS:
-        value = record.get(field)
-        if parse_timestamp(value) is not None:
-            return value
-    return None
-
-
 def calls_table(records: list[Any]) -> pa.Table:
-    """One page as a raw Arrow table: `call_id`, `started_at`, the whole record as JSON."""
-    return raw_calls_table(records, call_id_of, started_at_of, None)
+    """One page as a raw Arrow table: `call_id`, `started_at`, the whole record as JSON.
+
+    `started_at` is the contract's: `start_time`, else `registration_time` (the first
+    readable one), parsed a column at a time in Arrow rather than value by value.
+    """
+    first, *others = settings.CURSOR_FIELDS
+    table = raw_calls_table(records, call_id_of, lambda r: r.get(first), None)
+    for field in others:
+        started = table.column("started_at")
+        if not started.null_count:
+            break
+        fallback = parse_timestamps([r.get(field) if type(r) is dict else None
+                                     for r in records])
+        table = table.set_column(1, "started_at", pc.coalesce(started, fallback))
+    return table
 
 
 def connect(

@@ -117,6 +117,14 @@ def test_started_at_is_start_time_else_registration_time(
     assert table.column("started_at").to_pylist() == [expected]
 
 
+def test_started_at_rule_holds_over_a_mixed_page() -> None:
+    page = [{"id": 1, "start_time": "2026-10-01T10:00:00Z"},
+            {"id": 2, "start_time": "soon", "registration_time": "2026-10-01T10:00:00Z"},
+            {"id": 3}, "not an object",
+            {"id": 4, "start_time": None, "registration_time": 1790848800}]
+    assert calls_table(page).column("started_at").to_pylist() == [T, T, None, None, T]
+
+
 def test_raw_table_keeps_every_record_whole() -> None:
     table = calls_table([{"id": 1, "tags": [{"id": 10}]}, "not an object", None])
     assert table.num_rows == 3
