@@ -146,8 +146,8 @@ _EPOCH = pa.scalar(0, TIMESTAMP)
 
 def parse_timestamps(values: list[Any]) -> pa.Array:
     """`parse_timestamp` over a page: in Arrow's C++ when every value is a zoned ISO
-    string (the usual page), else value by value in Python."""
-    if values and all(type(v) is str for v in values):
+    string or null (the usual page), else value by value in Python."""
+    if values and all(type(v) is str or v is None for v in values):
         try:
             parsed = pc.cast(pa.array(values, pa.string()), TIMESTAMP)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):

@@ -158,9 +158,12 @@ def test_page_parser_agrees_with_the_rules(value: str | None, expected: datetime
 @given(st.lists(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1),
                              timezones=st.sampled_from([UTC, timezone(timedelta(hours=3)),
                                                         timezone(timedelta(hours=-5))])),
-                min_size=1, max_size=20))
-def test_page_parser_fast_path_equals_the_slow_path(moments: list[datetime]) -> None:
-    texts = [m.isoformat().replace("+00:00", "Z") for m in moments]
+                min_size=1, max_size=20), st.lists(st.booleans(), min_size=20, max_size=20))
+def test_page_parser_fast_path_equals_the_slow_path(
+    moments: list[datetime], missing: list[bool],
+) -> None:
+    texts = [None if gone else m.isoformat().replace("+00:00", "Z")
+             for m, gone in zip(moments, missing, strict=False)]
     assert parse_timestamps(texts).to_pylist() == [parse_timestamp(t) for t in texts]
 
 
