@@ -125,6 +125,7 @@ def batched(tables: Iterable[pa.Table], rows: int = BATCH_ROWS) -> Iterator[pa.T
     pending: list[pa.Table] = []
     count = 0
     empty = None
+    sent = False
     for table in tables:
         if not table.num_rows:
             empty = table
@@ -133,10 +134,10 @@ def batched(tables: Iterable[pa.Table], rows: int = BATCH_ROWS) -> Iterator[pa.T
         count += table.num_rows
         if count >= rows:
             yield pa.concat_tables(pending)
-            pending, count = [], 0
+            pending, count, sent = [], 0, True
     if pending:
         yield pa.concat_tables(pending)
-    elif empty is not None and count == 0:
+    elif empty is not None and not sent:
         yield empty  # nothing at all: dlt still sees the (empty) table
 
 

@@ -98,6 +98,7 @@ def table(n: int, start: int = 0) -> pa.Table:
     ([5], 5, [5]),
     ([2, 0, 2], 10, [4]),
     ([], 10, []),
+    ([2, 0], 2, [2]),  # an empty page after a full batch adds no empty table
 ])
 def test_batched_joins_pages_in_order_without_losing_rows(
     sizes: list[int], rows: int, expected: list[int],
