@@ -2,8 +2,8 @@
 
 `call_logs` is incremental on `creation_time` (parsed into the raw `started_at` column):
 the lag-applied cursor goes out as the API's `start_date` filter, so a sync with nothing
-new reads one page. Pages come newest first; `row_order="desc"` also closes the walk at
-the first page below the cursor should the server ignore the filter. Raw history is
+new reads one page. Pages come newest first; the walk also ends at the first page below
+the cursor should the server ignore the filter. Raw history is
 appended; staging deduplicates on `call_id` (`id`, else creation time and numbers).
 """
 
