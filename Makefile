@@ -14,8 +14,9 @@ setup:
 demo: setup
 	$(UV) run callsync demo
 
+# tests run in parallel processes (each uses its own tmp dirs and loopback ports)
 test: setup
-	$(UV) run pytest -q
+	$(UV) run pytest -q -n auto --maxprocesses 4
 	$(UV) run ruff check .
 	$(UV) run mypy
 
