@@ -97,6 +97,18 @@ def page_token(key: object) -> str:
     return base64.b64encode(orjson.dumps({"id": key})).decode()
 
 
+def _token_key(token: str) -> tuple[object] | None:
+    """`(id,)` of the call a page token names, or None for a token that is not one of ours
+    (the id itself may be null, hence the tuple)."""
+    try:
+        decoded = orjson.loads(base64.b64decode(token, validate=True))
+    except (binascii.Error, ValueError):
+        return None
+    if not isinstance(decoded, dict) or "id" not in decoded:
+        return None
+    return (decoded["id"],)
+
+
 @dataclass
 class _Token:
     scopes: set[str]
@@ -578,14 +590,11 @@ class SipsimSim:
 
     def _resume_lazy(self, token: str) -> int | None:
         """The lazy index a page token names, or None."""
-        try:
-            decoded = orjson.loads(base64.b64decode(token, validate=True))
-        except (binascii.Error, ValueError):
+        key = _token_key(token)
+        if key is None:
             return None
-        if not isinstance(decoded, dict) or "id" not in decoded:
-            return None
-        named = self._index_of(decoded["id"])
-        if named is None or self._lazy_id(named) != decoded["id"]:
+        named = self._index_of(key[0])
+        if named is None or self._lazy_id(named) != key[0]:
             return None  # `4100007` names an int id, not the text one
         return named
 
@@ -605,14 +614,11 @@ class SipsimSim:
     @staticmethod
     def _resume(token: str, found: list[dict[str, Any]]) -> int | None:
         """The position after the call a page token names, or None if it names none."""
-        try:
-            decoded = orjson.loads(base64.b64decode(token, validate=True))
-        except (binascii.Error, ValueError):
-            return None
-        if not isinstance(decoded, dict) or "id" not in decoded:
+        key = _token_key(token)
+        if key is None:
             return None
         for i, call in enumerate(found):
-            if call["_key"] == decoded["id"]:
+            if call["_key"] == key[0]:
                 return i + 1
         return None
 

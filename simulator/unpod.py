@@ -407,18 +407,12 @@ class UnpodSim:
         """The calls a query selects, newest first: stored calls, or lazy indices."""
         if self.lazy:
             return self._filter_lazy(request)
+        dates = self._date_filters(request)
+        if isinstance(dates, Response):
+            return dates
         with self._lock:
             rows = list(self.log)
-        for name in ("start_date", "end_date"):
-            value = request.query.get(name)
-            if not value:
-                continue
-            parsed = _parse(value)
-            if parsed is None:
-                return _error(400, f"Invalid {name}: use an ISO 8601 date or datetime.")
-            if not self.honor_date_filters:
-                continue
-            bound, bare = parsed
+        for name, bound, bare in dates:
             if name == "start_date":
                 rows = [c for c in rows if c["_ts"] >= bound]
             else:
@@ -430,11 +424,10 @@ class UnpodSim:
                 rows = [c for c in rows if token(c.get(name)) == token(value)]
         return rows
 
-    def _filter_lazy(self, request: Request) -> Sequence[int] | Response:
-        """`_filter` over the lazy calls: date bounds by bisect, a range of indices."""
-        with self._lock:
-            view = TimeView(self._created, self._count)
-        lo, hi = 0, len(view)
+    def _date_filters(self, request: Request) -> list[tuple[str, datetime, bool]] | Response:
+        """The `start_date`/`end_date` filters to apply, as (name, bound, given as a bare
+        date), or the 400 for an unreadable one (checked even when filters are ignored)."""
+        found = []
         for name in ("start_date", "end_date"):
             value = request.query.get(name)
             if not value:
@@ -442,9 +435,19 @@ class UnpodSim:
             parsed = _parse(value)
             if parsed is None:
                 return _error(400, f"Invalid {name}: use an ISO 8601 date or datetime.")
-            if not self.honor_date_filters:
-                continue
-            bound, bare = parsed
+            if self.honor_date_filters:
+                found.append((name, *parsed))
+        return found
+
+    def _filter_lazy(self, request: Request) -> Sequence[int] | Response:
+        """`_filter` over the lazy calls: date bounds by bisect, a range of indices."""
+        dates = self._date_filters(request)
+        if isinstance(dates, Response):
+            return dates
+        with self._lock:
+            view = TimeView(self._created, self._count)
+        lo, hi = 0, len(view)
+        for name, bound, bare in dates:
             if name == "start_date":
                 lo = max(lo, bisect_left(view, micros(bound)))
             elif bare:
