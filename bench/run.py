@@ -181,6 +181,8 @@ def latency_bound(calls: int, latency: float, rate_limit: float) -> None:
         server = Server(size, latency, rate_limit, only)
         try:
             env = callsync_env(server, server.dir / "callsync.duckdb")  # `only` ones
+            for slug in server.info["sources"]:  # the plan's limit, as a user configures it
+                env[f"SOURCES__{slug.upper()}__REQUESTS_PER_SECOND"] = str(rate_limit)
             label = f"callsync sync, {only or 'all four providers'}"
             runs.append(measure(label, [sys.executable, "-m", "pipelines", "sync"], env,
                                 server, server.calls))

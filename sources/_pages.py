@@ -68,6 +68,12 @@ class Paginator(Protocol):
         ...
 
 
+# A numbered walk keeps up to this many pages requested beyond the next one (its
+# paginator's `pages_after` says which exist): small pages (Unpod's 100) then stop waiting
+# one round trip each, and each page's wait for the GIL overlaps the others'.
+READ_AHEAD = 4
+
+
 def walk(
     http: Http, path: str, params: dict[str, Any], paginator: Paginator,
     records_of: Callable[[Any], list[Any]],
@@ -77,27 +83,54 @@ def walk(
 
     The next page is requested (in a thread of its own) before this one is yielded, so the
     network and the server overlap the caller's work on it. A page for which `last` is
-    true ends the walk (the caller needs no later page), and no page after it is asked for.
+    true ends the walk (the caller needs no later page), and no page after it is asked for
+    (but those already read ahead).
+
+    A paginator with `pages_after(params, n)` (the params of at most `n` pages that surely
+    follow the one `params` names) is read ahead: after the k-th page, up to
+    min(k - 1, `READ_AHEAD`) further pages are in flight. A page asked for ahead is used
+    only when the walk reaches exactly its params; the rest are dropped unread.
     """
     paginator.init_request(params)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="walk") as pool:
-        pending: Future[Any] | None = pool.submit(http.get_json, path, dict(params))
-        while pending is not None:
-            body = pending.result()
-            records = records_of(body)
-            paginator.update_state(body, records)
-            pending = None
-            if paginator.has_next_page and not (last and last(records)):
-                url = paginator.update_request(params)
-                pending = (pool.submit(http.get_json, url, None) if url
-                           else pool.submit(http.get_json, path, dict(params)))
-            http.meter.count(pages=1, records=len(records))
-            try:
+    ahead = getattr(paginator, "pages_after", None)
+    workers = 1 + (READ_AHEAD if ahead else 0)
+    queued: dict[tuple[tuple[str, Any], ...], Future[Any]] = {}
+
+    def request(page: dict[str, Any]) -> Future[Any]:
+        early = queued.pop(_key(page), None) if queued else None
+        return early or pool.submit(http.get_json, path, dict(page))
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="walk") as pool:
+        pending: Future[Any] | None = request(params)
+        read = 0
+        try:
+            while pending is not None:
+                body = pending.result()
+                records = records_of(body)
+                paginator.update_state(body, records)
+                read += 1
+                pending = None
+                if paginator.has_next_page and not (last and last(records)):
+                    url = paginator.update_request(params)
+                    if url:
+                        pending = pool.submit(http.get_json, url, None)
+                    else:
+                        pending = request(params)
+                        if ahead:
+                            for page in ahead(params, min(read - 1, READ_AHEAD)):
+                                key = _key(page)
+                                if key not in queued:
+                                    queued[key] = pool.submit(http.get_json, path, dict(page))
+                http.meter.count(pages=1, records=len(records))
                 yield records
-            except GeneratorExit:
-                if pending is not None:
-                    pending.cancel()
-                raise
+        finally:  # a walk ended or closed early: pages not yet started are not asked for
+            for future in (pending, *queued.values()):
+                if future is not None:
+                    future.cancel()
+
+
+def _key(params: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted(params.items()))
 
 
 def reaches_before(field: str, since: datetime | None) -> Callable[[list[Any]], bool] | None:

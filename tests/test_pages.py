@@ -131,3 +131,60 @@ def test_meter_counts_from_many_threads() -> None:
     for thread in threads:
         thread.join()
     assert (meter.pages, meter.requests) == (40_000, 80_000)
+
+
+class Numbered:
+    """Serves page `n` of `total` records by the `page` param, from any thread."""
+
+    def __init__(self, total: int, size: int) -> None:
+        self.total, self.size = total, size
+        self.asked: list[int] = []
+        self.meter = Meter()
+        self.lock = threading.Lock()
+        self.page_four_asked = threading.Event()
+
+    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        page = int((params or {})["page"])
+        with self.lock:
+            self.asked.append(page)
+        if page == 4:
+            self.page_four_asked.set()
+        if page == 3:  # answered only once page 4 is in flight: proves the read-ahead
+            assert self.page_four_asked.wait(30), "page 4 was not asked for ahead of page 3"
+        first = (page - 1) * self.size
+        return {"total": self.total,
+                "data": [{"id": i} for i in range(first, min(first + self.size, self.total))]}
+
+
+class Counted(ByNumber):
+    """`ByNumber` that knows the total, so it can name the pages ahead."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.total: int | None = None
+
+    def update_state(self, body: Any, records: list[Any]) -> None:
+        self.total = body["total"]
+        self.has_next_page = self.page * self.size < body["total"]
+
+    def pages_after(self, params: dict[str, Any], n: int) -> list[dict[str, Any]]:
+        last = -(-(self.total or 0) // self.size)
+        return [dict(params, page=p) for p in range(self.page + 1, min(self.page + n, last) + 1)]
+
+
+def test_a_numbered_walk_reads_ahead_and_asks_for_each_page_once() -> None:
+    http = Numbered(total=25, size=2)
+    got = list(walk(http, "/calls", {}, Counted(2), lambda body: body["data"]))  # type: ignore[arg-type]
+    assert [r["id"] for page in got for r in page] == list(range(25))  # in order, all
+    assert sorted(http.asked) == list(range(1, 14))  # each of the 13 pages once, no more
+    assert http.meter.pages == 13
+
+
+def test_a_last_page_ends_a_read_ahead_walk_and_drops_the_pages_read_ahead() -> None:
+    http = Numbered(total=40, size=2)
+    stop_at = {"id": 9}  # on page 5
+    got = list(walk(http, "/calls", {}, Counted(2), lambda body: body["data"],  # type: ignore[arg-type]
+                    last=lambda records: stop_at in records))
+    assert [r["id"] for page in got for r in page] == list(range(10))
+    assert len(http.asked) <= 5 + 4  # read ahead at most READ_AHEAD beyond the last page
+    assert not [t for t in threading.enumerate() if t.name.startswith("walk")]

@@ -32,6 +32,7 @@ class OffsetPagePaginator:
         self.count = count
         self.page = 1
         self.has_next_page = True
+        self.total: int | None = None
 
     def init_request(self, params: dict[str, Any]) -> None:
         self.page = 1
@@ -40,9 +41,17 @@ class OffsetPagePaginator:
 
     def update_state(self, body: Any, records: list[Any]) -> None:
         total = _integer(body.get("total")) if isinstance(body, dict) else None
+        self.total = total
         if (not records or len(records) < self.count
                 or (total is not None and self.page * self.count >= total)):
             self.has_next_page = False
+
+    def pages_after(self, params: dict[str, Any], n: int) -> list[dict[str, Any]]:
+        """Params of up to `n` pages after the one `params` names that `total` says exist."""
+        if self.total is None:
+            return []
+        last = -(-self.total // self.count)
+        return [dict(params, page=p) for p in range(self.page + 1, min(self.page + n, last) + 1)]
 
     def update_request(self, params: dict[str, Any]) -> str | None:
         self.page += 1

@@ -46,6 +46,9 @@ class NextOrPageNumberPaginator:
         self.page = 1
         self.seen = 0
         self.has_next_page = True
+        self.count: int | None = None
+        self.per_page = 0
+        self._linked = False
         self._next: str | None = None
         self._fetched: set[str] = set()
 
@@ -57,10 +60,15 @@ class NextOrPageNumberPaginator:
         self._next = None
         self.seen += len(records)
         envelope = body if isinstance(body, dict) else {}
+        if self.page == 1:
+            self.per_page = len(records)  # the server's page size (it may cap ours)
+        count = envelope.get("count")
+        self.count = count if isinstance(count, int) and not isinstance(count, bool) else None
+        self._linked = "next" in envelope
         if not records:
             self.has_next_page = False
             return
-        if "next" in envelope:
+        if self._linked:
             link = envelope.get("next")
             if link is None or link == "":
                 self.has_next_page = False
@@ -69,11 +77,18 @@ class NextOrPageNumberPaginator:
                     and link not in self._fetched):
                 self._next = link
                 return
-        count = envelope.get("count")
-        if isinstance(count, int) and not isinstance(count, bool):
-            self.has_next_page = self.seen < count
+        if self.count is not None:
+            self.has_next_page = self.seen < self.count
         else:
             self.has_next_page = len(records) >= self.page_size
+
+    def pages_after(self, params: dict[str, Any], n: int) -> list[dict[str, Any]]:
+        """Params of up to `n` pages after the one `params` names, where the walk goes by
+        page number (the API gives no `next` link) and `count` says they exist."""
+        if self._linked or self.count is None or not self.per_page:
+            return []
+        last = -(-self.count // self.per_page)
+        return [dict(params, page=p) for p in range(self.page + 1, min(self.page + n, last) + 1)]
 
     def update_request(self, params: dict[str, Any]) -> str | None:
         self.page += 1

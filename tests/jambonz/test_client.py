@@ -122,3 +122,13 @@ def test_page_size_is_1_to_500() -> None:
     for bad in (0, 501, "many", -3):
         with pytest.raises(ConfigError, match="SOURCES__JAMBONZ__PAGE_SIZE"):
             check_page_size(bad)
+
+
+def test_pages_ahead_stop_at_total() -> None:
+    paginator, params = OffsetPagePaginator(25), {"page": 1, "count": 25}
+    paginator.update_state({"total": "110"}, rows(25))
+    paginator.update_request(params)
+    assert [p["page"] for p in paginator.pages_after(params, 9)] == [3, 4, 5]
+    assert paginator.pages_after(params, 2) == [dict(params, page=3), dict(params, page=4)]
+    paginator.update_state({"total": "lots"}, rows(25))
+    assert paginator.pages_after(params, 9) == []

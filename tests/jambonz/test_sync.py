@@ -164,7 +164,8 @@ def test_pages_share_one_pinned_window_while_calls_arrive(
 
     pages = sim.requests_for("jambonz", RECENT)
     assert len(pages) == math.ceil(total / 25) > 4
-    assert [p.query["page"] for p in pages] == [str(n) for n in range(1, len(pages) + 1)]
+    # each page once (read ahead, so not necessarily in order)
+    assert sorted(int(p.query["page"]) for p in pages) == list(range(1, len(pages) + 1))
     assert len({(p.query["start"], p.query["end"]) for p in pages}) == 1
     # nothing shifted: every CDR of the window was read exactly once
     assert query(warehouse, "select count(*), count(distinct call_id) "

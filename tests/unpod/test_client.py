@@ -190,3 +190,17 @@ def test_page_size_within_the_backend_cap(value: object, expected: int) -> None:
 def test_page_size_outside_names_the_key(value: object) -> None:
     with pytest.raises(ConfigError, match="SOURCES__UNPOD__PAGE_SIZE"):
         check_page_size(value)
+
+
+def test_pages_ahead_are_named_only_by_number_and_only_up_to_count() -> None:
+    # the server serves 50 of the 100 asked: its page size, not ours, numbers the pages
+    paginator = NextOrPageNumberPaginator(100, BASE)
+    _, _, params = step(paginator, {"count": 230}, page(50))
+    assert [p["page"] for p in paginator.pages_after(params, 9)] == [3, 4, 5]
+    assert paginator.pages_after(params, 1) == [dict(params, page=3)]
+    linked = NextOrPageNumberPaginator(100, BASE)
+    _, _, params = step(linked, {"count": 230, "next": BASE + "?page=2"}, page(50))
+    assert linked.pages_after(params, 9) == []  # links lead: nothing is guessed
+    uncounted = NextOrPageNumberPaginator(2, BASE)
+    _, _, params = step(uncounted, {}, page(2))
+    assert uncounted.pages_after(params, 9) == []
