@@ -4,8 +4,8 @@
                         [--latency 0.1 --rate-limit 20 --latency-calls 30000]
 
 For each N (calls over all four providers, six partitions), one lazy simulator process
-(`bench.serve --lazy`: calls made per page, so memory stays flat in N) serves, and each
-command runs in a fresh process under `/usr/bin/time -v`:
+per provider (`bench.serve --lazy`: calls made per page, so memory stays flat in N) serves,
+and each command runs in a fresh process under `/usr/bin/time -v`:
 - the limit (`bench.limit`: fetch and parse every page, nothing else);
 - 1. callsync's first backfill;
 - 2. a no-op incremental sync right after;
@@ -53,8 +53,13 @@ class Run:
         return self.calls / self.seconds if self.seconds else 0.0
 
 
+PROVIDERS = ("bland", "sipsim", "unpod", "jambonz")
+
+
 class Server:
-    """`bench.serve` in its own process, so its CPU is not charged to the client's RSS.
+    """The simulator: one `bench.serve` process per provider, as each provider is its own
+    API (one Python process for all four made them queue on its one GIL), none of them
+    charged to the client's RSS.
 
     Lazy by default: calls are made per page from the seed, so 1M-10M calls fit.
     """
@@ -62,36 +67,46 @@ class Server:
     def __init__(self, size: int, latency: float = 0.0, rate_limit: float = 0.0,
                  only: str = "", lazy: bool = True) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="callsync-bench-"))
-        out = self.dir / "sim.json"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bench.serve", "--size", str(size), "--config-out",
-             str(out), "--latency", str(latency), "--rate-limit", str(rate_limit),
-             "--only", only, *(["--lazy"] if lazy else [])], cwd=ROOT)
-        while not out.exists():
-            if self.process.poll() is not None:
-                raise RuntimeError("the simulator did not start")
-            time.sleep(0.2)
-        self.info: dict[str, Any] = json.loads(out.read_text())
+        self.processes, self.urls = [], []
+        self.info: dict[str, Any] = {"sources": {}, "calls": {}}
+        for slug in [only] if only else PROVIDERS:
+            out = self.dir / f"sim-{slug}.json"
+            process = subprocess.Popen(
+                [sys.executable, "-m", "bench.serve", "--size", str(size), "--config-out",
+                 str(out), "--latency", str(latency), "--rate-limit", str(rate_limit),
+                 "--only", slug, *(["--lazy"] if lazy else [])], cwd=ROOT)
+            self.processes.append(process)
+            while not out.exists():
+                if process.poll() is not None:
+                    self.stop()
+                    raise RuntimeError(f"the {slug} simulator did not start")
+                time.sleep(0.2)
+            info = json.loads(out.read_text())
+            self.urls.append(info["url"])
+            self.info["sources"].update(info["sources"])
+            self.info["calls"].update(info["calls"])
 
     @property
     def calls(self) -> int:
         return sum(self.info["calls"].values())
 
     def requests(self) -> int:
-        return sum(httpx.get(self.info["url"] + "/__stats").json().values())
+        return sum(sum(httpx.get(url + "/__stats").json().values()) for url in self.urls)
 
     def reset(self) -> None:
-        httpx.get(self.info["url"] + "/__reset")
+        for url in self.urls:
+            httpx.get(url + "/__reset")
 
     def extend(self, n: int) -> int:
         """Add `n` newer calls to every partition; the calls a full sync now loads."""
-        counts = httpx.get(self.info["url"] + "/__extend", params={"n": n}).json()
-        self.info["calls"] = counts
+        for url in self.urls:
+            self.info["calls"].update(httpx.get(url + "/__extend", params={"n": n}).json())
         return self.calls
 
     def stop(self) -> None:
-        self.process.kill()
-        self.process.wait()
+        for process in self.processes:
+            process.kill()
+            process.wait()
 
 
 def measure(label: str, argv: list[str], env: dict[str, str], server: Server,
