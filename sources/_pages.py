@@ -1,7 +1,8 @@
 """The page walk every client shares, and the Arrow shape of a page of raw call records.
 
 A paginator has dlt's `BasePaginator` hooks (`init_request`, `update_state`,
-`update_request`, `has_next_page`), over httpx and plain params instead of `requests`.
+`update_request`, `has_next_page`), over httpx and plain params instead of `requests`;
+a numbered one may add `pages_after` to be read ahead.
 """
 
 from __future__ import annotations
