@@ -69,10 +69,12 @@ class Paginator(Protocol):
         ...
 
 
-# A numbered walk keeps up to this many pages requested beyond the next one (its
-# paginator's `pages_after` says which exist): small pages (Unpod's 100) then stop waiting
-# one round trip each, and each page's wait for the GIL overlaps the others'.
-READ_AHEAD = 4
+# A numbered walk keeps this many pages requested beyond the next one (its paginator's
+# `pages_after` says which exist), so that two requests are in flight: small pages
+# (Unpod's 100) then do not wait one round trip each. More did not pay here: on loopback,
+# 4 cost a CPU-bound 1M backfill ~7 % (GIL contention of more threads), and 20 requests/s
+# at 100 ms latency is already met with two in flight (bench/README.md).
+READ_AHEAD = 1
 
 
 def walk(
@@ -88,8 +90,8 @@ def walk(
     (but those already read ahead).
 
     A paginator with `pages_after(params, n)` (the params of at most `n` pages that surely
-    follow the one `params` names) is read ahead: after the k-th page, up to
-    min(k - 1, `READ_AHEAD`) further pages are in flight. A page asked for ahead is used
+    follow the one `params` names) is read ahead: from the second page on, `READ_AHEAD`
+    further pages are in flight. A page asked for ahead is used
     only when the walk reaches exactly its params; the rest are dropped unread.
     """
     paginator.init_request(params)

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from sources._http import Meter
-from sources._pages import batched, raw_calls_table, reaches_before, walk
+from sources._pages import READ_AHEAD, batched, raw_calls_table, reaches_before, walk
 
 
 class Pages:
@@ -186,5 +186,5 @@ def test_a_last_page_ends_a_read_ahead_walk_and_drops_the_pages_read_ahead() -> 
     got = list(walk(http, "/calls", {}, Counted(2), lambda body: body["data"],  # type: ignore[arg-type]
                     last=lambda records: stop_at in records))
     assert [r["id"] for page in got for r in page] == list(range(10))
-    assert len(http.asked) <= 5 + 4  # read ahead at most READ_AHEAD beyond the last page
+    assert len(http.asked) <= 5 + 1 + READ_AHEAD  # the next page, and those read ahead
     assert not [t for t in threading.enumerate() if t.name.startswith("walk")]
