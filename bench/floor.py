@@ -31,15 +31,20 @@ from sources import all_raw_columns
 from sources._pages import BATCH_ROWS, RAW_CALL_SCHEMA, call_cursor
 
 
-def batches(n: int) -> Iterator[pa.Table]:
-    """N raw rows as Arrow tables of `BATCH_ROWS`, made in DuckDB (native, not timed apart)."""
+def source_rows(n: int) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB holding N raw rows (made before anything is timed)."""
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
     con.execute("create schema raw_bland")
     con.execute("create table raw_bland.sip_calls (call_id varchar, started_at timestamptz, "
                 "account_id varchar, record varchar, fetched_at timestamptz)")
     con.execute(RAW, [datetime.now(UTC), 0, n])
-    reader = con.execute("select * from raw_bland.sip_calls").fetch_record_batch(BATCH_ROWS)
+    return con
+
+
+def batches(con: duckdb.DuckDBPyConnection) -> Iterator[pa.Table]:
+    """The rows as Arrow tables of `BATCH_ROWS` (streamed out of DuckDB: native code)."""
+    reader = con.execute("select * from raw_bland.sip_calls").to_arrow_reader(BATCH_ROWS)
     for batch in reader:
         yield pa.Table.from_batches([batch]).cast(RAW_CALL_SCHEMA)
 
@@ -50,11 +55,12 @@ def main() -> None:
     n = parser.parse_args().calls
     folder = Path(tempfile.mkdtemp(prefix="callsync-floor-"))
     warehouse = folder / "calls.duckdb"
+    rows = source_rows(n)
 
     @dlt.resource(name="sip_calls", write_disposition="append")
     def sip_calls(cursor: dlt.sources.incremental[datetime] = call_cursor(  # noqa: B008
             datetime(2000, 1, 1, tzinfo=UTC), 3600, None)) -> Iterator[pa.Table]:
-        yield from batches(n)  # as the sources do: the bound incremental filters the tables
+        yield from batches(rows)  # as the sources do: the bound incremental filters the tables
 
     pipeline = dlt.pipeline(pipeline_name="floor", destination=destination(warehouse),
                             dataset_name="raw_bland", pipelines_dir=str(folder / "dlt"))
