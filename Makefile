@@ -41,3 +41,4 @@ chaos: setup
 bench: setup
 	$(UV) run python -m bench.run --calls $${CALLS:-100000,1000000}
 	$(UV) run python -m bench.model_build --calls $${BUILD_CALLS:-1000000}
+	$(UV) run python -m bench.floor --calls $${FLOOR_CALLS:-1000000}
