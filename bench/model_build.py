@@ -20,11 +20,11 @@ from sources import all_raw_columns
 RAW = """
 insert into raw_bland.sip_calls
 select
-    printf('%09d@sip.bench', i) as call_id,
+    cast(cast(md5(cast(i as varchar)) as uuid) as varchar) as call_id,
     timestamptz '2026-01-01 00:00:00+00' + to_seconds(i * 3) as started_at,
     '+1415000000' || (i % 10) as account_id,
     json_object(
-        'call_id', printf('%09d@sip.bench', i),
+        'call_id', cast(cast(md5(cast(i as varchar)) as uuid) as varchar),
         'direction', case when i % 2 = 0 then 'inbound' else 'outbound' end,
         'from', '+1415555' || lpad(cast(i % 10000 as varchar), 4, '0'),
         'to', '+1415000000' || (i % 10),

@@ -39,6 +39,8 @@ class BuildReport:
     seconds: float = 0.0
 
 
+PREVIOUS_REF = re.compile(r"\{\{\s*previous_calls\s*\}\}")
+NO_PREVIOUS = "(select cast(null as varchar) as call_key where false)"
 MATERIALIZED = re.compile(r"^-- materialized: (\w+)", re.MULTILINE)
 CALLS_REF = re.compile(r"\bfrom calls\b")
 
@@ -55,24 +57,25 @@ def render(
 ) -> str:
     """Replace `{{ raw_x.t }}` with the table, or an empty typed stand-in if it is missing.
 
-    `scope` maps a raw table to a temp table of `call_id`s: the reference then reads only
-    those rows (the incremental build).
+    `scope` maps a raw table to a relation read instead (the incremental build's new rows).
     """
 
     def replace(match: re.Match[str]) -> str:
         schema, table = match.group(1), match.group(2)
         if table_exists(con, schema, table):
-            ref = f'"{schema}"."{table}"'
-            keys = (scope or {}).get(f"{schema}.{table}")
-            if keys is None:
-                return ref
-            return f"(select * from {ref} where call_id in (select call_id from {keys}))"
+            return (scope or {}).get(f"{schema}.{table}") or f'"{schema}"."{table}"'
         columns = raw_columns.get(f"{schema}.{table}")
         if columns is None:
             raise KeyError(f"no declared columns for missing raw table {schema}.{table}")
         return f"(select {columns} where false)"
 
     return RAW_REF.sub(replace, sql)
+
+
+def with_previous(sql: str, relation: str = NO_PREVIOUS) -> str:
+    """`{{ previous_calls }}` as `relation`: the current `calls` rows an incremental build
+    weighs against the new raw rows; none in a full build."""
+    return PREVIOUS_REF.sub(relation, sql)
 
 
 def models(folder: str) -> list[Path]:
@@ -166,12 +169,14 @@ def _build_incremental(
     """
     scoped_build = incremental and _table_exists(con, name)
     if scoped_build:
-        _scope_to_new_rows(con, name, raw_columns)
-        scoped = STAGING_REF.sub(lambda m: f'"_scope_{m.group(1)}"', sql)
-        con.execute(f"create or replace temp table _changed as {scoped}")
-        # the one scan of the whole table: the rows the changed calls replace
+        keys = _scope_to_new_rows(con, name, raw_columns)
+        # the one scan of the whole table: the rows of the calls that have new raw rows,
+        # which compete with those rows and which they replace
         con.execute(f'create or replace temp table _old as select rowid as _row, * from '
-                    f'main."{name}" where call_key in (select call_key from _changed)')
+                    f'main."{name}" where call_key in ({keys})')
+        scoped = STAGING_REF.sub(lambda m: f'"_scope_{m.group(1)}"', sql)
+        con.execute("create or replace temp table _changed as "
+                    + with_previous(scoped, "(select * exclude (_row) from _old)"))
         con.execute(
             "create or replace temp table _days as select distinct "
             "cast(timezone('UTC', started_at) as date) as day from ("
@@ -180,12 +185,13 @@ def _build_incremental(
         con.execute(f'delete from main."{name}" where rowid in (select _row from _old)')
         con.execute(f'insert into main."{name}" select * from _changed order by started_at')
     elif not _table_exists(con, name):  # the first build: every call is new
-        con.execute(f'create table main."{name}" as select * from ({sql}) order by started_at')
+        con.execute(f'create table main."{name}" as select * from ({with_previous(sql)}) '
+                    "order by started_at")
         for provider, new in con.execute(
                 f'select provider, count(*) from main."{name}" group by 1').fetchall():
             report.new[provider], report.updated[provider] = int(new), 0
     else:
-        con.execute(f"create or replace temp table _changed as {sql}")
+        con.execute(f"create or replace temp table _changed as {with_previous(sql)}")
         _count_changes(con, name, f'main."{name}"', report)
         con.execute(f'create or replace table main."{name}" as '
                     "select * from _changed order by started_at")
@@ -194,31 +200,32 @@ def _build_incremental(
 
 def _scope_to_new_rows(
     con: duckdb.DuckDBPyConnection, name: str, raw_columns: Mapping[str, str]
-) -> None:
+) -> str:
     """Temp views `_scope_<view>`: each staging view of `calls`, reading only the raw rows
-    of call ids that have rows newer than their provider's newest `synced_at` in `name`.
-
-    The cut is made on the raw tables (`fetched_at`, `call_id`), before any JSON is read;
-    the marks are bound as constants, so zone maps skip old row groups.
+    fetched after their provider's newest `synced_at` in `name` (copied to temp tables; the
+    marks are bound as parameters, and zone maps on `fetched_at` skip the older row
+    groups). Returns a query of the call keys those rows name.
     """
     marks = dict(con.execute(
         f'select provider, max(synced_at) from main."{name}" group by 1').fetchall())
-    for view in _calls_staging_views():
+    views = _calls_staging_views()
+    for view in views:
         slug = view.removeprefix("stg_").split("__")[0]
         sql = (TRANSFORMS / "staging" / f"{view}.sql").read_text()
         scope = {}
         for schema, table in set(RAW_REF.findall(sql)):
-            keys = f'"_keys_{schema}_{table}"'
-            con.execute(f"create or replace temp table {keys} (call_id varchar)")
-            if table_exists(con, schema, table):
-                mark = marks.get(slug)
-                con.execute(
-                    f'insert into {keys} select distinct call_id from "{schema}"."{table}" '
-                    "where call_id is not null" + (" and fetched_at > ?" if mark else ""),
-                    [mark] if mark else [])
-            scope[f"{schema}.{table}"] = keys
+            if not table_exists(con, schema, table):
+                continue  # `render` puts an empty stand-in
+            rows = f'"_new_{schema}_{table}"'
+            mark = marks.get(slug)
+            con.execute(
+                f'create or replace temp table {rows} as select * from "{schema}"."{table}"'
+                + (" where fetched_at > ?" if mark else ""), [mark] if mark else [])
+            scope[f"{schema}.{table}"] = rows
         scoped = render(sql, con, raw_columns, scope)
         con.execute(f'create or replace temp view "_scope_{view}" as {scoped}')
+    return " union ".join(f'select call_key from "_scope_{view}" where reject_reason is null'
+                          for view in views)
 
 
 def _calls_staging_views() -> list[str]:

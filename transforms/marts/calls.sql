@@ -13,6 +13,11 @@ valid as (
     select * exclude (record), md5(record) as record_md5
     from staged
     where reject_reason is null
+    -- an incremental build reads only the new raw rows; the calls they touch compete
+    -- with their current row in `calls` (the winner of every older raw row; it never ties
+    -- with a new row, whose fetch is newer). A full build has no previous rows.
+    union all by name
+    select * from {{ previous_calls }}
 ),
 
 deduplicated as (
