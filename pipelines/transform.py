@@ -5,8 +5,10 @@ does not exist yet (a provider never synced), an empty relation of the raw table
 declared columns stands in, so every model builds on any warehouse. No value is ever
 formatted into SQL: the only substitutions are identifiers from this project's files.
 
-`calls` is built incrementally after a sync: only the call keys whose raw rows arrived
-after the provider's newest `synced_at` in `calls` are recomputed and replaced.
+`calls` is built incrementally after a sync: only the raw rows that arrived after the
+provider's newest `synced_at` in `calls` are read, and each call they name is decided
+between them and its current row in `calls` (`{{ previous_calls }}` in `calls.sql`: that
+row won over every older raw row of the call), then replaced.
 """
 
 from __future__ import annotations
