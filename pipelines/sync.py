@@ -229,6 +229,7 @@ def _extract(
             pipeline.sync_destination()  # a lost working folder resumes from the warehouse
             if pipeline.has_pending_data:
                 log.info("%s: finishing the load a previous run left", outcome.slug)
+                finish_normalize_commit(pipeline, outcome.slug)
                 pipeline.normalize()
                 pipeline.load()
         with _timed(outcome.slug, "extracted"):
@@ -241,6 +242,27 @@ def _extract(
     finally:
         outcome.pages, outcome.requests = meter.pages, meter.requests
         outcome.seconds = time.monotonic() - began
+
+
+def finish_normalize_commit(pipeline: dlt.Pipeline, slug: str) -> None:
+    """Finish a normalize that a kill cut inside its commit.
+
+    dlt commits a normalized package by renaming it into `load/normalized`, then deleting
+    its extracted copy. Killed between the two (by anything: another provider's thread
+    reaching a crash, OOM, power), both remain, and every later normalize fails on the
+    rename ("Directory not empty"): the provider would never sync again. The renamed
+    package is whole (the rename is atomic and comes after every file is written), so
+    the commit is finished here: the extracted copy goes, with the temp folder that a
+    failed retry leaves in `load/new`.
+    """
+    normalized = set(pipeline.list_normalized_load_packages())
+    for load_id in pipeline.list_extracted_load_packages():
+        if load_id in normalized:
+            log.info("%s: finishing the normalize of package %s a killed run left", slug,
+                     load_id)
+            pipeline._get_load_storage().new_packages.delete_package(load_id,
+                                                                     not_exists_ok=True)
+            pipeline._get_normalize_storage().extracted_packages.delete_package(load_id)
 
 
 def _finish(pipeline: dlt.Pipeline, outcome: ProviderResult, database: threading.Lock) -> None:
