@@ -36,7 +36,7 @@ clean:
 	rm -rf data/demo.duckdb data/.demo.dlt .pytest_cache .mypy_cache .ruff_cache
 
 chaos: setup
-	$(UV) run python -m chaos --rounds $${ROUNDS:-30}
+	$(UV) run python -m chaos --rounds $${ROUNDS:-30} --seed $${SEED:-1}
 
 bench: setup
 	$(UV) run python -m bench.run --calls $${CALLS:-100000,1000000}
