@@ -54,6 +54,8 @@ def transform() -> int:
         return 2
     began = time.monotonic()
     with WarehouseLock(warehouse), connect(warehouse) as con:
+        # every raw row goes through the models: minutes at 10M calls, so say it starts
+        log.info("rebuilding the models from every raw row -> %s", warehouse)
         transform_mod.build(con, all_raw_columns(), incremental=False)
         rows = con.execute("select count(*) from calls").fetchone()
     log.info("models rebuilt in %.1f s: %d calls -> %s", time.monotonic() - began,

@@ -172,10 +172,7 @@ def _build_incremental(
     scoped_build = incremental and _table_exists(con, name)
     if scoped_build:
         keys = _scope_to_new_rows(con, name, raw_columns)
-        # the one scan of the whole table: the rows of the calls that have new raw rows,
-        # which compete with those rows and which they replace
-        con.execute(f'create or replace temp table _old as select rowid as _row, * from '
-                    f'main."{name}" where call_key in ({keys})')
+        _old_rows(con, name, keys)
         scoped = STAGING_REF.sub(lambda m: f'"_scope_{m.group(1)}"', sql)
         con.execute("create or replace temp table _changed as "
                     + with_previous(scoped, "(select * exclude (_row) from _old)"))
@@ -198,6 +195,24 @@ def _build_incremental(
         con.execute(f'create or replace table main."{name}" as '
                     "select * from _changed order by started_at")
     return scoped_build
+
+
+def _old_rows(con: duckdb.DuckDBPyConnection, name: str, keys: str) -> None:
+    """Temp table `_old`: the rows of `name` (with their `rowid`) of the call keys `keys`
+    names, which compete with the new raw rows and which they replace.
+
+    The one scan of the whole table reads only `call_key` (and `started_at`): the rows
+    themselves are then fetched between the first and last of those starts, bound as
+    constants, so zone maps skip every other row group (`calls` is kept in `started_at`
+    order). Reading every column of 10M rows for the join cost ~1 s; this ~0.35 s.
+    """
+    con.execute(f'create or replace temp table _hits as select rowid as _row, started_at '
+                f'from main."{name}" where call_key in ({keys})')
+    found = con.execute("select min(started_at), max(started_at) from _hits").fetchone()
+    low, high = found if found else (None, None)
+    con.execute(f'create or replace temp table _old as select rowid as _row, * from '
+                f'main."{name}" where started_at between ? and ? '
+                "and rowid in (select _row from _hits)", [low, high])
 
 
 def _scope_to_new_rows(

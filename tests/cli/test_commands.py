@@ -31,6 +31,7 @@ def test_sync_prints_a_summary_then_status_and_transform_agree(
     before = query(warehouse, "select * exclude (synced_at) from calls order by call_key")
     rebuilt = callsync("transform", cwd=isolated)
     assert rebuilt.code == 0, rebuilt.err
+    assert rebuilt.out.splitlines()[0].startswith("rebuilding the models")  # before the wait
     assert query(warehouse, "select * exclude (synced_at) from calls order by call_key") == before
 
 
