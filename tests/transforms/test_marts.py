@@ -80,3 +80,26 @@ def test_incremental_builds_equal_a_full_rebuild(con: duckdb.DuckDBPyConnection)
     assert rows(con, "select * exclude (synced_at) from calls order by call_key") == calls
     assert daily(con) == days
     assert len(days) == 5
+
+
+def test_a_call_whose_start_moved_is_replaced_not_duplicated(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # the incremental build finds a touched call's row in `calls` by its key and fetches
+    # it between the starts it had: a new start (the provider corrected it) must not
+    # leave the old row behind, nor the old day's count in calls_daily
+    load_raw(con, "raw_bland.sip_calls", calls_table(DAY1, A))
+    build(con, incremental=True)
+    load_raw(con, "raw_bland.sip_calls", calls_table([
+        call("b", "2026-03-12T12:00:00Z", 200, "inbound", 45)], A))
+    report = build(con, incremental=True)
+    assert (report.new, report.updated) == ({"bland": 0}, {"bland": 1})
+    assert rows(con, "select count(*) as n, min(strftime(started_at, '%Y-%m-%d')) as day "
+                "from calls where call_id = 'b'") == [{"n": 1, "day": "2026-03-12"}]
+    calls = rows(con, "select * exclude (synced_at) from calls order by call_key")
+    days = daily(con)
+    build(con, incremental=False)
+    assert rows(con, "select * exclude (synced_at) from calls order by call_key") == calls
+    assert daily(con) == days
+    assert [str(d["day"]) for d in days if d["direction"] == "inbound"] == [
+        "2026-03-09", "2026-03-10", "2026-03-12"]
