@@ -132,6 +132,14 @@ def walk(
                     future.cancel()
 
 
+def numbered_pages(params: dict[str, Any], page: int, n: int, total: int,
+                   per_page: int) -> list[dict[str, Any]]:
+    """`pages_after` for a page-numbered API: the params of up to `n` pages after `page`
+    that `total` records in pages of `per_page` hold."""
+    last = -(-total // per_page)
+    return [dict(params, page=p) for p in range(page + 1, min(page + n, last) + 1)]
+
+
 def _key(params: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
     return tuple(sorted(params.items()))
 

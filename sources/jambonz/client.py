@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from sources._config import where
 from sources._http import ConfigError, HostBoundAuth, Http, Meter, ProviderError, RetryPolicy
-from sources._pages import raw_calls_table, walk
+from sources._pages import numbered_pages, raw_calls_table, walk
 from sources.jambonz import settings
 
 SLUG = "jambonz"
@@ -50,8 +50,7 @@ class OffsetPagePaginator:
         """Params of up to `n` pages after the one `params` names that `total` says exist."""
         if self.total is None:
             return []
-        last = -(-self.total // self.count)
-        return [dict(params, page=p) for p in range(self.page + 1, min(self.page + n, last) + 1)]
+        return numbered_pages(params, self.page, n, self.total, self.count)
 
     def update_request(self, params: dict[str, Any]) -> str | None:
         self.page += 1

@@ -19,7 +19,7 @@ from sources._http import (
     RetryPolicy,
     same_origin,
 )
-from sources._pages import raw_calls_table, reaches_before, walk
+from sources._pages import numbered_pages, raw_calls_table, reaches_before, walk
 from sources.unpod import settings
 
 SLUG = "unpod"
@@ -87,8 +87,7 @@ class NextOrPageNumberPaginator:
         page number (the API gives no `next` link) and `count` says they exist."""
         if self._linked or self.count is None or not self.per_page:
             return []
-        last = -(-self.count // self.per_page)
-        return [dict(params, page=p) for p in range(self.page + 1, min(self.page + n, last) + 1)]
+        return numbered_pages(params, self.page, n, self.count, self.per_page)
 
     def update_request(self, params: dict[str, Any]) -> str | None:
         self.page += 1
