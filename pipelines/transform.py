@@ -2,8 +2,9 @@
 
 SQL files are plain DuckDB SQL. `{{ raw_<slug>.<table> }}` names a raw table; where it
 does not exist yet (a provider never synced), an empty relation of the raw table's
-declared columns stands in, so every model builds on any warehouse. No value is ever
-formatted into SQL: the only substitutions are identifiers from this project's files.
+declared columns stands in, so every model builds on any warehouse. The only values
+formatted into SQL are instants the warehouse itself returned (`instant`: constants, so
+that zone maps prune); the other substitutions are identifiers from this project's files.
 
 `calls` is built incrementally after a sync: only the raw rows that arrived after the
 provider's newest `synced_at` in `calls` are read, and each call they name is decided
@@ -17,7 +18,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import duckdb
@@ -134,15 +135,20 @@ def _build_days(con: duckdb.DuckDBPyConnection, name: str, sql: str) -> None:
     found = con.execute("select min(day), max(day) from _days").fetchone()
     if not found or found[0] is None:
         return
-    low, high = found[0], found[1] + timedelta(days=1)
+    low, high = (datetime.combine(day, time(), UTC) for day in (found[0], found[1]))
     scoped = CALLS_REF.sub(
         "from (select * from main.calls "
-        f"where started_at >= timestamptz '{low.isoformat()} 00:00:00+00' "
-        f"and started_at < timestamptz '{high.isoformat()} 00:00:00+00' "
+        f"where started_at >= {instant(low)} "
+        f"and started_at < {instant(high + timedelta(days=1))} "
         "and cast(timezone('UTC', started_at) as date) in (select day from _days)) as calls",
         sql)
     con.execute(f'delete from main."{name}" where day in (select day from _days)')
     con.execute(f'insert into main."{name}" by name select * from ({scoped})')
+
+
+def instant(value: datetime) -> str:
+    """A timestamp the warehouse returned, as a SQL constant (exact to the microsecond)."""
+    return f"timestamptz '{value.isoformat()}'"
 
 
 def table_exists(
@@ -219,9 +225,9 @@ def _scope_to_new_rows(
     con: duckdb.DuckDBPyConnection, name: str, raw_columns: Mapping[str, str]
 ) -> str:
     """Temp views `_scope_<view>`: each staging view of `calls`, reading only the raw rows
-    fetched after their provider's newest `synced_at` in `name` (copied to temp tables; the
-    marks are bound as parameters, and zone maps on `fetched_at` skip the older row
-    groups). Returns a query of the call keys those rows name.
+    fetched after their provider's newest `synced_at` in `name` (the marks are constants,
+    so zone maps on `fetched_at` skip the older row groups). Returns a query of the call
+    keys those rows name.
     """
     marks = dict(con.execute(
         f'select provider, max(synced_at) from main."{name}" group by 1').fetchall())
@@ -229,16 +235,11 @@ def _scope_to_new_rows(
     for view in views:
         slug = view.removeprefix("stg_").split("__")[0]
         sql = (TRANSFORMS / "staging" / f"{view}.sql").read_text()
-        scope = {}
-        for schema, table in set(RAW_REF.findall(sql)):
-            if not table_exists(con, schema, table):
-                continue  # `render` puts an empty stand-in
-            rows = f'"_new_{schema}_{table}"'
-            mark = marks.get(slug)
-            con.execute(
-                f'create or replace temp table {rows} as select * from "{schema}"."{table}"'
-                + (" where fetched_at > ?" if mark else ""), [mark] if mark else [])
-            scope[f"{schema}.{table}"] = rows
+        mark = marks.get(slug)
+        scope = {} if mark is None else {  # no mark: every row is new, the tables themselves
+            f"{schema}.{table}": f'(select * from "{schema}"."{table}" '
+                                 f"where fetched_at > {instant(mark)})"
+            for schema, table in RAW_REF.findall(sql)}
         scoped = render(sql, con, raw_columns, scope)
         con.execute(f'create or replace temp view "_scope_{view}" as {scoped}')
     return " union ".join(f'select call_key from "_scope_{view}" where reject_reason is null'
