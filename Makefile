@@ -5,7 +5,7 @@ export UV_COMPILE_BYTECODE := 1
 PYTHON ?= python3
 UV := $(PYTHON) -m uv
 
-.PHONY: setup demo test lint typecheck sync status clean chaos bench
+.PHONY: setup demo test test-deps lint typecheck sync status clean chaos bench
 
 setup:
 	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -15,10 +15,18 @@ demo: setup
 	$(UV) run callsync demo
 
 # tests run in parallel processes (each uses its own tmp dirs and loopback ports)
-test: setup
+test: setup test-deps
 	$(UV) run pytest -q -n auto --maxprocesses 4
 	$(UV) run ruff check .
 	$(UV) run mypy
+
+# Debian packages the tests use, installed when missing (root only: CI's fresh machine):
+# systemd-analyze (systemd) verifies deploy/systemd; flock (util-linux) runs the cron line
+test-deps:
+	@command -v systemd-analyze >/dev/null 2>&1 && command -v flock >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd util-linux >/dev/null; } || \
+	  echo "test-deps: install systemd and util-linux (as root) for tests/test_deploy.py"
 
 lint: setup
 	$(UV) run ruff check .
