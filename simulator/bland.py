@@ -105,7 +105,7 @@ class BlandSim:
         direction = rng.choice(["inbound", "outbound"])
         other = f"+1{rng.randint(2012000000, 9899999999)}"
         if rng.random() < 0.1:
-            other = other[1:]  # numbers without `+` (REFERENCE 1.6.6)
+            other = other[1:]  # numbers without `+` (sources/bland/README.md)
         elif rng.random() < 0.05:
             other = "anonymous"
         answered = (code or int(status[:3])) == 200

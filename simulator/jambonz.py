@@ -1,6 +1,6 @@
 """jambonz simulator: `GET /v1/Accounts/{sid}/RecentCalls` and `GET /v1/Accounts/{sid}/Calls`.
 
-As REFERENCE.md section 4 (and its "Confirmed on a running jambonz-api-server") says:
+As `sources/jambonz/README.md` (API notes, the server's behaviour *seen*) says:
 - Auth `Authorization: Bearer <key>`; else a plain-text 401 `Unauthorized`. A sid that is
   not a UUID: 400 `{"status":"fail","message":"invalid AccountsSid format"}`; another
   account's sid: 403 `{"status":"fail","message":"insufficient privileges"}` (RecentCalls)

@@ -1,7 +1,7 @@
 """SIPSIM simulator: `POST /oauth/token`, `GET /api/v2/calls` and `GET /api/v2/calls/{id}`.
 
-As the docs and REFERENCE.md section 2 describe them, with these decisions where they are
-silent:
+As SIPSIM's docs describe them (`sources/sipsim/README.md`, API notes), with these
+decisions where they are silent:
 
 - Auth: `Authorization: Bearer <token>`. Tokens come from the OAuth client-credentials
   endpoint (`expires_in` = `token_lifetime`, 7200 by default, on the simulator's clock) or
@@ -20,7 +20,7 @@ silent:
   `page`.
 - Records come in both documented forms: the field table's (`call_type`, `target_number`,
   integer `id`) and the code example's (`direction`, `receiver_number`), some with a
-  string id (`"call_123"`); `sip_status` in the spellings REFERENCE 2.3 lists; timestamps
+  string id (`"call_123"`); `sip_status` in the spellings API notes 8 lists; timestamps
   with `Z`, `+00:00`, or a local `+03:00` offset with `.000` milliseconds.
 """
 

@@ -1,5 +1,5 @@
-"""Unpod simulator: `GET /api/v2/platform/call-logs/`, as docs.unpod.dev and REFERENCE.md
-(section 3) describe it, quirks included.
+"""Unpod simulator: `GET /api/v2/platform/call-logs/`, as docs.unpod.dev (and
+`sources/unpod/README.md`, API notes) describe it, quirks included.
 
 Auth: `Authorization: Token <token>` (else 401 "Authentication credentials were not
 provided."; the expired token: 403 "Token has expired.") and the `Org-Handle` header

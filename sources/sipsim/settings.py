@@ -7,7 +7,7 @@ DEFAULT_TOKEN_URL = "https://app.sipsim.com/oauth/token"
 CALLS_PATH = "calls"
 CALL_PATH = "calls/{id}"  # one call; the simulator serves it, the source does not use it
 MIN_PAGE_SIZE, MAX_PAGE_SIZE = 20, 1000  # `limit` outside 20..1000 is a 400
-PAGE_SIZE = 1000  # the API's default too, but set explicitly (REFERENCE 2.6.7)
+PAGE_SIZE = 1000  # the API's default too, but set explicitly (README, API notes 4)
 SCOPE = "calls.read"  # the only scope listing calls needs
 RENEW_BEFORE_SECONDS = 300  # a token is renewed this long before it expires
 # The server's `start_time` filter reads `registration_time`; the cursor is `start_time`

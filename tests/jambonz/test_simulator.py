@@ -1,4 +1,4 @@
-"""The jambonz simulator behaves as REFERENCE.md section 4 says the real server does."""
+"""The jambonz simulator behaves as `sources/jambonz/README.md` (API notes) says the server does."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The SIPSIM simulator behaves as the docs and REFERENCE.md section 2 say."""
+"""The SIPSIM simulator behaves as `sources/sipsim/README.md` (API notes) says."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Unpod simulator behaves as the docs and REFERENCE.md say: auth, params, paging."""
+"""The Unpod simulator behaves as `sources/unpod/README.md` (API notes) says: auth, paging."""
 
 from __future__ import annotations
 
