@@ -14,8 +14,10 @@ setup:
 demo: setup
 	$(UV) run callsync demo
 
-# tests run in parallel processes (each uses its own tmp dirs and loopback ports)
+# tests run in parallel processes (each uses its own tmp dirs and loopback ports); the
+# Debian packages they need (a headless Chromium for the dashboard) are installed if missing
 test: setup
+	sh scripts/system-packages.sh
 	$(UV) run pytest -q -n auto --maxprocesses 4
 	$(UV) run ruff check .
 	$(UV) run mypy
