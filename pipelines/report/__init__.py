@@ -83,7 +83,7 @@ def render(warehouse: Path) -> str:
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     page = env.from_string(TEMPLATE.read_text())
     return page.render(
-        name=warehouse.stem,
+        name=warehouse.name,
         generated=now.format("YYYY-MM-DD HH:mm [UTC]"),
         period=f"calls from {first:%Y-%m-%d} to {last:%Y-%m-%d}",
         source=str(source),
@@ -94,8 +94,8 @@ def render(warehouse: Path) -> str:
             r["all_providers"], rank(r["provider"]), r["provider"] or ""))],
         freshness=[freshness_row(f, now) for f in fresh],
         show_runs=show_runs,
-        freshness_note=("from the run history (sync_runs)" if show_runs
-                        else "from dlt's load log; newest call = latest started_at"),
+        freshness_note=("last successful sync from the run history (sync_runs), else dlt's "
+                        "load log; newest call: the latest started_at in calls"),
         panels=panels,
         vegalite_version=vl_version_for_vl_convert().lstrip("v").replace("_", "."),
         vega_bundle=Markup(vl_convert.javascript_bundle(

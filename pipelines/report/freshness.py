@@ -1,8 +1,9 @@
 """Each provider's freshness on the dashboard: its last successful sync and its newest call.
 
-The last successful sync comes from `sync_runs` (contract section 5) where the file has it,
-else from dlt's own load log (`raw_<slug>._dlt_loads`, loads with status 0), as
-`callsync status` reads it. The newest call is max(`started_at`) in `calls`.
+The last successful sync comes from `sync_runs` (contract section 5) where the file has an ok
+run of the provider, else from dlt's own load log (`raw_<slug>._dlt_loads`, loads with
+status 0, as `callsync status` reads it; the readers' copy has no such log).
+The newest call is max(`started_at`) in `calls`.
 """
 
 from __future__ import annotations
@@ -50,12 +51,13 @@ def read(con: duckdb.DuckDBPyConnection) -> list[Freshness]:
             fresh.last_success_at = row["last_success_at"]
             fresh.last_run_status = row["last_run_status"]
             fresh.last_error = row["last_error"] if row["last_run_status"] != "ok" else None
-    else:
-        for slug in PROVIDERS:
-            if table_exists(con, f"raw_{slug}", "_dlt_loads"):
-                loaded = rows(con, f'select max(inserted_at) as at from "raw_{slug}"."_dlt_loads" '
-                                   "where status = 0")
-                if loaded and loaded[0]["at"] is not None:
-                    of(slug).last_success_at = loaded[0]["at"]
+    # a warehouse older than its run history (or a file without one): dlt's load log
+    for slug in PROVIDERS:
+        if (slug not in found or found[slug].last_success_at is None) and table_exists(
+                con, f"raw_{slug}", "_dlt_loads"):
+            loaded = rows(con, f'select max(inserted_at) as at from "raw_{slug}"."_dlt_loads" '
+                               "where status = 0")
+            if loaded and loaded[0]["at"] is not None:
+                of(slug).last_success_at = loaded[0]["at"]
     order = {slug: i for i, slug in enumerate(PROVIDERS)}
     return sorted(found.values(), key=lambda f: (order.get(f.provider, len(order)), f.provider))

@@ -169,12 +169,15 @@ def test_freshness_comes_from_the_run_history_where_there_is_one(
     assert run.code == 0, run.err
     html = out.read_text()
     fresh = times(html, "freshness")
+    # the run history wins over dlt's (later) loads; its last ok run, not its failed one
     assert fresh["bland"][0] == datetime.fromisoformat("2026-11-01T10:01:00+00:00")
     assert fresh["unpod"][0] == datetime.fromisoformat("2026-11-01T11:04:00+00:00")
-    assert fresh["sipsim"][0] is None  # calls, but no recorded run
+    # no recorded run (a warehouse older than its run history): dlt's load log
+    assert fresh["sipsim"][0] == query(warehouse, "select max(inserted_at) from "
+                                       "raw_sipsim._dlt_loads where status = 0")[0][0]
     rows = cells(html, "freshness")
     assert rows["bland"][-1] == "failed bland: HTTP 401 from /v1/calls: check api_key"
-    assert rows["unpod"][-1] == "ok" and rows["sipsim"][1] == "never"
+    assert rows["unpod"][-1] == "ok" and rows["sipsim"][-1] == "-"
 
 
 def test_the_report_reads_the_readers_copy_while_a_writer_holds_the_warehouse(
