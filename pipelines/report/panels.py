@@ -69,7 +69,7 @@ def calls_per_day(rows: Rows) -> alt.Chart:
 def answer_rate_per_day(rows: Rows) -> alt.Chart:
     day = "utcyearmonthdate(day):T"
     return alt.Chart(alt.Data(values=rows)).mark_line(point=True, strokeWidth=2).encode(
-        x=alt.X(day, title=None, axis=alt.Axis(format="%b %d", labelAngle=0)),
+        x=alt.X(day, title=None, axis=alt.Axis(format="%b %d", labelAngle=0, tickCount=6)),
         y=alt.Y("answer_rate:Q", title="answered", scale=alt.Scale(domain=[0, 1]),
                 axis=alt.Axis(format=".0%")),
         color=provider_colour(),
