@@ -35,7 +35,7 @@ status: setup
 	$(UV) run callsync status
 
 clean:
-	rm -rf data/demo.duckdb data/.demo.dlt .pytest_cache .mypy_cache .ruff_cache
+	rm -rf data/demo.duckdb data/.demo.dlt data/demo-report.html .pytest_cache .mypy_cache .ruff_cache
 
 chaos: setup
 	$(UV) run python -m chaos --rounds $${ROUNDS:-30} --seed $${SEED:-1}

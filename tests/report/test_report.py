@@ -163,6 +163,8 @@ def test_freshness_comes_from_the_run_history_where_there_is_one(
              "bland: HTTP 401 from /v1/calls: check api_key"),
             ("r1", "unpod", "2026-11-01 10:00:00+00", "2026-11-01 10:03:00+00", "ok", None),
             ("r2", "unpod", "2026-11-01 11:00:00+00", "2026-11-01 11:04:00+00", "ok", None),
+            ("r2", "jambonz", "2026-11-01 11:00:00+00", "2026-11-01 11:05:00+00", "failed",
+             "jambonz: HTTP 502 <b>bad</b> gateway </script>"),
         ])
     out = warehouse.parent / "report.html"
     run = callsync_here("report", "--out", str(out), capsys=capsys)
@@ -178,6 +180,10 @@ def test_freshness_comes_from_the_run_history_where_there_is_one(
     rows = cells(html, "freshness")
     assert rows["bland"][-1] == "failed bland: HTTP 401 from /v1/calls: check api_key"
     assert rows["unpod"][-1] == "ok" and rows["sipsim"][-1] == "-"
+    # an error is text, never markup
+    assert "<b>bad</b>" not in html and "gateway </script>" not in html
+    assert rows["jambonz"][-1] == ("failed jambonz: HTTP 502 &lt;b&gt;bad&lt;/b&gt; gateway "
+                                   "&lt;/script&gt;")
 
 
 def test_the_report_reads_the_readers_copy_while_a_writer_holds_the_warehouse(
