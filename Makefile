@@ -14,19 +14,16 @@ setup:
 demo: setup
 	$(UV) run callsync demo
 
-# tests run in parallel processes (each uses its own tmp dirs and loopback ports)
+# tests run in parallel processes (each uses its own tmp dirs and loopback ports); the
+# Debian packages they need are installed first when missing (scripts/system-packages.sh)
 test: setup test-deps
 	$(UV) run pytest -q -n auto --maxprocesses 4
 	$(UV) run ruff check .
 	$(UV) run mypy
 
-# Debian packages the tests use, installed when missing (root only: CI's fresh machine):
-# systemd-analyze (systemd) verifies deploy/systemd; flock (util-linux) runs the cron line
+# Debian packages the tests use, installed when missing (root only: CI's fresh machine)
 test-deps:
-	@command -v systemd-analyze >/dev/null 2>&1 && command -v flock >/dev/null 2>&1 || \
-	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd util-linux >/dev/null; } || \
-	  echo "test-deps: install systemd and util-linux (as root) for tests/test_deploy.py"
+	sh scripts/system-packages.sh
 
 lint: setup
 	$(UV) run ruff check .
@@ -41,7 +38,7 @@ status: setup
 	$(UV) run callsync status
 
 clean:
-	rm -rf data/demo.duckdb data/.demo.dlt .pytest_cache .mypy_cache .ruff_cache
+	rm -rf data/demo.duckdb data/.demo.dlt data/demo-report.html .pytest_cache .mypy_cache .ruff_cache
 
 chaos: setup
 	$(UV) run python -m chaos --rounds $${ROUNDS:-30} --seed $${SEED:-1}

@@ -1,4 +1,4 @@
-"""The `callsync` command line: thin over `sync`, `transform`, `status` and `demo`."""
+"""The `callsync` command line: thin over `sync`, `transform`, `status`, `demo` and `report`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from sources._http import ProviderError
 from sources._time import parse_bound
@@ -61,6 +62,8 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("status", help="last sync, cursor and row counts per provider")
     demo = commands.add_parser("demo", help="sync every provider from the bundled simulator")
     demo.add_argument("--size", type=int, default=200, help="simulated calls per partition")
+    report = commands.add_parser("report", help="write the dashboard, one self-contained HTML")
+    report.add_argument("--out", type=Path, help="the HTML file (default <warehouse>-report.html)")
     return top
 
 
@@ -97,6 +100,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.transform()
     if args.command == "status":
         return commands.status()
+    if args.command == "report":
+        return commands.write_report(args.out)
     return commands.demo(args.size)
 
 

@@ -96,4 +96,21 @@ def demo(size: int) -> int:
     report(result, warehouse)
     log.info("try: uv run duckdb %s -c \"select status, count(*) from calls group by 1\"",
              warehouse)
-    return 0 if result.ok else 1
+    written = write_report(None, warehouse)
+    return 0 if result.ok and written == 0 else 1
+
+
+def write_report(out: Path | None, warehouse: Path | None = None) -> int:
+    """`callsync report`: the dashboard as one HTML file; a bad input is one line, exit 2."""
+    from pipelines import report as report_mod  # Altair and vl-convert: only when asked
+
+    warehouse = warehouse or warehouse_path()
+    began = time.monotonic()
+    try:
+        path = report_mod.write(warehouse, out)
+    except report_mod.ReportError as exc:
+        log.error("error: %s", exc)
+        return 2
+    log.info("report written in %.1f s (%d KiB): %s", time.monotonic() - began,
+             path.stat().st_size // 1024, path)
+    return 0

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Debian packages the tests need, installed when missing (only as root: CI runs as root on a
+# fresh machine; elsewhere the tests that need one fail with a message naming the package).
+# One line per package: "<command it provides> <debian package>".
+set -eu
+
+PACKAGES="
+chromium-headless-shell chromium-headless-shell
+systemd-analyze systemd
+flock util-linux
+"
+
+missing=""
+for pair in $(echo "$PACKAGES" | tr ' ' ':'); do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || missing="$missing ${pair#*:}"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+    echo "missing system packages:$missing (install them: sudo apt-get install$missing)" >&2
+    exit 0
+fi
+# other installs may hold dpkg's lock for a while: wait for it rather than fail
+apt-get -o DPkg::Lock::Timeout=600 update -qq
+DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+    --no-install-recommends $missing
