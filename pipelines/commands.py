@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pipelines import follow as follow_mod
 from pipelines import status as status_mod
 from pipelines import sync as sync_mod
 from pipelines import transform as transform_mod
@@ -40,6 +41,9 @@ def report(result: sync_mod.SyncResult, warehouse: Path) -> None:
             log.info("%-8s %7d %9s %8s %8s %8s %8s %8.1f  FAILED", p.slug, p.pages, "-", "-",
                      "-", "-", "-", p.seconds)
     log.info("models built in %.1f s -> %s", result.build_seconds, warehouse)
+    for p in result.providers:  # a window short of the API's count: a warning, exit 0
+        if p.ok and (short := follow_mod.shortfall(p.slug, p.api_count, p.received)):
+            log.warning("warning: %s", short)
     for p in result.providers:
         if not p.ok:
             log.error("failed: %s", p.error)
@@ -68,10 +72,12 @@ def status() -> int:
     if not warehouse.exists():
         log.error("error: no warehouse at %s yet: run `callsync sync` first", warehouse)
         return 2
+    unfinished = follow_mod.unfinished_counts(warehouse)
     for s in status_mod.read(warehouse):
         synced = s.last_sync.isoformat() if s.last_sync else "never"
         log.info("%s: last successful sync %s; %d calls, %d rejected, %d unknown",
                  s.slug, synced, s.calls, s.rejected, s.unknown)
+        log.info("  unfinished calls (calls_unfinished) %d", unfinished.get(s.slug, 0))
         for name, value in sorted(s.cursors.items()):
             log.info("  cursor %-28s %s", name, value)
         for table, count in s.raw_rows.items():

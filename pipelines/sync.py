@@ -27,6 +27,7 @@ from dlt.common.configuration.exceptions import (
 
 from pipelines import transform
 from pipelines.failpoints import failpoint
+from pipelines.follow import read_unfinished
 from pipelines.lock import WarehouseLock
 from pipelines.memory import release_memory
 from pipelines.progress import Progress
@@ -51,6 +52,8 @@ class ProviderResult:
     new: int = 0
     updated: int = 0
     seconds: float = 0.0
+    api_count: int | None = None  # what the API said the sync window holds, where it says
+    received: int | None = None  # call records received for that window (no follow-ups)
 
 
 @dataclass
@@ -113,11 +116,14 @@ def run(
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     with WarehouseLock(warehouse):
         sources = {}
+        # calls left unfinished are fetched again (not on a backfill: its window is fixed)
+        unfinished = read_unfinished(warehouse) if start is None and end is None else {}
         for provider in chosen:  # every configuration error before any request
             outcome = ProviderResult(provider.slug)
             result.providers.append(outcome)
             try:
-                sources[provider.slug] = _make_source(provider, overrides, start, end)
+                sources[provider.slug] = _make_source(provider, overrides, start, end,
+                                                      unfinished.get(provider.slug))
             except ProviderError as exc:
                 outcome.error = str(exc)
         started = [o for o in result.providers if o.slug in sources]
@@ -136,11 +142,13 @@ def run(
 
 def _make_source(
     provider: Provider, overrides: Mapping[str, Mapping[str, Any]],
-    start: datetime | None, end: datetime | None,
+    start: datetime | None, end: datetime | None, unfinished: Any = None,
 ) -> tuple[Any, Meter]:
     meter = Meter()
     kwargs: dict[str, Any] = dict(overrides.get(provider.slug, {}))
     kwargs["meter"] = meter
+    if unfinished:
+        kwargs["unfinished"] = unfinished
     if start is not None or end is not None:
         if start is None:
             raise ConfigError(provider.slug, "--end needs --start")
@@ -241,6 +249,7 @@ def _extract(
         return None
     finally:
         outcome.pages, outcome.requests = meter.pages, meter.requests
+        outcome.api_count, outcome.received = meter.api_count, meter.received
         outcome.seconds = time.monotonic() - began
 
 

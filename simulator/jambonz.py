@@ -152,6 +152,9 @@ class JambonzSim:
     timer: Callable[[], float] = time.monotonic  # the rate-limit window's clock
     # called after each RecentCalls page is built (page number): calls arriving mid-walk
     after_page: Callable[[int], None] | None = None
+    # RecentCalls pages served empty while `total` still counts their CDRs: a page lost
+    # between the database's count and its rows (an outage, a failed shard)
+    lost_pages: set[int] = field(default_factory=set)
     lazy: bool = False
 
     def __post_init__(self) -> None:
@@ -581,6 +584,8 @@ class JambonzSim:
             return Response(500, {"msg": "invalid regular expression"}, headers)
         total = len(matched)
         rows = matched if count == 0 else matched[(page - 1) * count:page * count]
+        if page in self.lost_pages:
+            rows = []
         data = [self._lazy_cdr(i) for i in rows] if self.lazy else [self.render(c) for c in rows]
         if self.envelope == "docs":
             body: dict[str, Any] = {"total": total, "batch": count, "page": page, "data": data}

@@ -373,6 +373,19 @@ class SipsimSim:
                 added.append(self.public(call))
         return added
 
+    def add_live_call(self) -> dict[str, Any]:
+        """A call registered now (after every call so far) that is still going on:
+        answered, no end time, no duration yet."""
+        if self.lazy:
+            raise EagerOnly("add_live_call")
+        with self._lock:
+            latest = max(c["_ts"] for c in self.calls) if self.calls else self.now
+            registered = max(self.now, latest + timedelta(seconds=1))
+            call = self._make_live_call(registered)
+            self.calls.append(call)
+            self.now = max(self.now, registered + timedelta(seconds=60))
+            return self.public(call)
+
     def complete_call(self, call_id: object, duration: int = 61) -> dict[str, Any]:
         """A live call ends: an end time, a duration and a recording link appear."""
         if self.lazy:

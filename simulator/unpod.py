@@ -126,6 +126,9 @@ class UnpodSim:
     links: str = "absent"  # "absent" | "present" | "hostile"
     hostile_url: str = "http://127.0.0.1:9"
     honor_date_filters: bool = True  # False: a server that ignores start_date/end_date
+    # pages served empty while `count` still counts their calls: a page lost between the
+    # count and the rows (an outage, a failed shard)
+    lost_pages: set[int] = field(default_factory=set)
     lazy: bool = False
 
     def __post_init__(self) -> None:
@@ -479,7 +482,8 @@ class UnpodSim:
         body: dict[str, Any] = {
             "count": len(rows), "status_code": 200,
             "message": "Call logs fetched successfully",
-            "data": self._served(rows[(page - 1) * size:page * size]),
+            "data": [] if page in self.lost_pages else self._served(
+                rows[(page - 1) * size:page * size]),
         }
         if self.links != "absent":
             body["next"] = self._link(request, page + 1) if page < last else None

@@ -41,14 +41,19 @@ def check_start_date(slug: str, start_date: object) -> datetime:
 
 
 def check_lookback(slug: str, lookback: object) -> int:
-    if lookback is None or lookback == "":
-        return DEFAULT_LOOKBACK_SECONDS
+    return check_seconds(slug, "lookback", lookback, DEFAULT_LOOKBACK_SECONDS)
+
+
+def check_seconds(slug: str, key: str, value: object, default: int) -> int:
+    """A duration key as whole seconds >= 0 (`default` when unset), or a `ConfigError`."""
+    if value is None or value == "":
+        return default
     try:
-        seconds = int(str(lookback))
+        seconds = int(str(value))
     except ValueError:
         seconds = -1
     if seconds < 0:
-        raise ConfigError(slug, f"{where(slug, 'lookback')}: {lookback!r} is not a whole "
+        raise ConfigError(slug, f"{where(slug, key)}: {value!r} is not a whole "
                           "number of seconds >= 0")
     return seconds
 

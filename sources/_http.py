@@ -82,7 +82,8 @@ def same_origin(url: str, base_url: str) -> bool:
 @dataclass
 class Meter:
     """Counts of one provider's sync, for progress and the summary: pages and records
-    read, requests sent.
+    read, requests sent; and, for completeness, what the sync window's walks received
+    against what the API said those windows hold.
 
     Several threads count into one meter (partitions read in parallel, prefetching walks).
     """
@@ -90,13 +91,34 @@ class Meter:
     pages: int = 0
     requests: int = 0
     records: int = 0
+    received: int = 0  # call records of the sync window's walks (follow-ups not counted)
+    followed: int = 0  # call records fetched again for unfinished calls
+    _counts: list[int | None] = field(default_factory=list, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def count(self, pages: int = 0, requests: int = 0, records: int = 0) -> None:
+    def count(self, pages: int = 0, requests: int = 0, records: int = 0, received: int = 0,
+              followed: int = 0) -> None:
         with self._lock:
             self.pages += pages
             self.requests += requests
             self.records += records
+            self.received += received
+            self.followed += followed
+
+    def window(self, api_count: int | None) -> None:
+        """One window walked to its end: what the API said it holds (None: it did not say,
+        or the walk stopped before the end the count describes)."""
+        with self._lock:
+            self._counts.append(api_count)
+
+    @property
+    def api_count(self) -> int | None:
+        """What the API said every window walked holds; None unless it said so for each."""
+        with self._lock:
+            counts = list(self._counts)
+        if not counts or any(c is None for c in counts):
+            return None
+        return sum(c for c in counts if c is not None)
 
 
 @dataclass

@@ -81,6 +81,7 @@ def walk(
     http: Http, path: str, params: dict[str, Any], paginator: Paginator,
     records_of: Callable[[Any], list[Any]],
     last: Callable[[list[Any]], bool] | None = None,
+    tally: bool = True,
 ) -> Iterator[list[Any]]:
     """GET `path` page by page, yielding each page's records as the API returned them.
 
@@ -93,6 +94,12 @@ def walk(
     follow the one `params` names) is read ahead: from the second page on, `READ_AHEAD`
     further pages are in flight. A page asked for ahead is used
     only when the walk reaches exactly its params; the rest are dropped unread.
+
+    With `tally` (the sync window's walk), the records count as `received` and, once the
+    walk reaches its end, the meter gets the paginator's `api_count` (what the API said
+    the window holds, read from the first page; None where it says nothing, or when the
+    walk stopped early). Without it (re-fetching unfinished calls) they count as
+    `followed`.
     """
     paginator.init_request(params)
     ahead = getattr(paginator, "pages_after", None)
@@ -106,14 +113,20 @@ def walk(
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="walk") as pool:
         pending: Future[Any] | None = request(params)
         read = 0
+        api_count: int | None = None
+        stopped = False  # cut short (by `last`, or closed): the count is not of what was read
         try:
             while pending is not None:
                 body = pending.result()
                 records = records_of(body)
                 paginator.update_state(body, records)
                 read += 1
+                if read == 1:
+                    api_count = getattr(paginator, "api_count", None)
                 pending = None
-                if paginator.has_next_page and not (last and last(records)):
+                cut = bool(last and last(records))
+                stopped = stopped or (cut and paginator.has_next_page)
+                if paginator.has_next_page and not cut:
                     url = paginator.update_request(params)
                     if url:
                         pending = pool.submit(http.get_json, url, None)
@@ -124,9 +137,16 @@ def walk(
                                 key = _key(page)
                                 if key not in queued:
                                     queued[key] = pool.submit(http.get_json, path, dict(page))
-                http.meter.count(pages=1, records=len(records))
+                n = len(records)
+                http.meter.count(pages=1, records=n, received=n if tally else 0,
+                                 followed=0 if tally else n)
                 yield records
+        except GeneratorExit:
+            stopped = stopped or pending is not None  # closed before the last page
+            raise
         finally:  # a walk ended or closed early: pages not yet started are not asked for
+            if tally:
+                http.meter.window(None if stopped else api_count)
             for future in (pending, *queued.values()):
                 if future is not None:
                     future.cancel()

@@ -188,3 +188,38 @@ def test_a_last_page_ends_a_read_ahead_walk_and_drops_the_pages_read_ahead() -> 
     assert [r["id"] for page in got for r in page] == list(range(10))
     assert len(http.asked) <= 5 + 1 + READ_AHEAD  # the next page, and those read ahead
     assert not [t for t in threading.enumerate() if t.name.startswith("walk")]
+
+
+class WithCount(ByNumber):
+    """`ByNumber` over an API whose pages say how many records the window holds."""
+
+    api_count = 5
+
+
+def test_a_window_walked_to_its_end_reports_what_the_api_counted_and_received() -> None:
+    http = Pages([records("a", "b"), records("c", "d"), records("e")])
+    list(walk(http, "/calls", {}, WithCount(2), lambda body: body["data"]))  # type: ignore[arg-type]
+    assert (http.meter.received, http.meter.api_count, http.meter.followed) == (5, 5, 0)
+
+
+def test_a_walk_cut_short_or_closed_reports_no_count() -> None:
+    newest_first = [records("2026-03-09T12:00:00Z", "2026-03-09T11:00:00Z"),
+                    records("2026-03-09T10:00:00Z", "2026-03-09T09:00:00Z"),
+                    records("2026-03-09T08:00:00Z")]
+    cut = Pages(newest_first)
+    list(walk(cut, "/calls", {}, WithCount(2), lambda body: body["data"],  # type: ignore[arg-type]
+              last=reaches_before("started_at", datetime(2026, 3, 9, 11, 30, tzinfo=UTC))))
+    assert (cut.meter.received, cut.meter.api_count) == (2, None)
+
+    closed = Pages(newest_first)
+    pages = walk(closed, "/calls", {}, WithCount(2), lambda body: body["data"])  # type: ignore[arg-type]
+    next(pages)
+    pages.close()
+    assert closed.meter.api_count is None
+
+
+def test_a_re_read_for_unfinished_calls_is_not_received() -> None:
+    http = Pages([records("a", "b"), records("c")])
+    list(walk(http, "/calls", {}, WithCount(2), lambda body: body["data"],  # type: ignore[arg-type]
+              tally=False))
+    assert (http.meter.received, http.meter.followed, http.meter.api_count) == (0, 3, None)

@@ -3,11 +3,14 @@
 `sip_calls` is incremental on `started_at` (newest-first pages, so the walk stops at the
 first page older than the cursor minus `lookback`) and appends raw history that staging
 deduplicates on `call_id`. `sip_configs` is replaced on every sync, credentials dropped.
+Bland has no by-id endpoint for SIP calls: a number with unfinished calls (`unfinished`)
+is read again back to the oldest of them by `sip_calls_followed_<number>`, which has no
+cursor, into the same table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +25,7 @@ from sources._config import (
     check_secret,
     check_start_date,
 )
+from sources._follow import Unfinished, followed, now, spans
 from sources._http import Meter, RetryPolicy
 from sources._pages import batched, call_cursor
 from sources._secrets import drop_credentials
@@ -43,6 +47,9 @@ def bland_source(
     backfill: tuple[datetime, datetime | None] | None = None,
     retry: RetryPolicy | None = None,
     meter: Meter | None = None,
+    max_follow_seconds: Any = None,
+    unfinished: Sequence[Unfinished] | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> Sequence[DltResource]:
     """Bland's SIP call logs and SIP configuration.
 
@@ -56,9 +63,14 @@ def bland_source(
         backfill: `(start, end)` window to reload without moving the cursor.
         retry: Retry, timeout and rate-cap policy of the HTTP session.
         meter: Counts pages and requests for the sync summary.
+        max_follow_seconds: How long after its start an unfinished call is still
+            fetched again. Default 86400.
+        unfinished: Calls whose last load left them unfinished (ignored on a backfill).
+        clock: Now, for `max_follow_seconds`; the wall clock unless pinned.
 
     Returns:
-        One `sip_calls` resource per phone number, and `sip_configs`.
+        One `sip_calls` resource per phone number, one `sip_calls_followed_<number>` per
+        number with calls to follow, and `sip_configs`.
     """
     key = check_secret(SLUG, "api_key", api_key)
     numbers = check_phone_numbers(phone_numbers)
@@ -66,10 +78,30 @@ def bland_source(
     start = check_start_date(SLUG, start_date)
     lag = check_lookback(SLUG, lookback)
     size = check_page_size(SLUG, page_size)
+    follow = spans(followed(SLUG, unfinished, max_follow_seconds, now(clock), backfill))
     client = BlandClient(connect(key, url, retry, meter), page_size=size)
     resources = [_sip_calls(client, number, start, lag, backfill) for number in numbers]
+    resources += [_sip_calls_followed(client, number, follow[number][0])
+                  for number in numbers if number in follow]
     resources.append(sip_configs(client, numbers))
     return resources
+
+
+def _sip_calls_followed(client: BlandClient, phone_number: str, oldest: datetime
+                        ) -> DltResource:
+    """One number's log read again back to its oldest unfinished call (no cursor)."""
+    return dlt.resource(
+        sip_calls_followed, name=f"sip_calls_followed_{phone_number.lstrip('+')}",
+        table_name="sip_calls", write_disposition="append", parallelized=True,
+    )(client, phone_number, oldest)
+
+
+def sip_calls_followed(client: BlandClient, phone_number: str, oldest: datetime
+                       ) -> Iterator[pa.Table]:
+    """Every record of one number's log from the newest back to the first page reaching
+    before `oldest`, kept whole: the unfinished calls among them are followed."""
+    pages = client.sip_call_pages(phone_number, oldest, tally=False)
+    yield from batched(calls_table(records, phone_number) for records in pages)
 
 
 def _sip_calls(

@@ -48,13 +48,14 @@ class BlandClient:
         self.page_size = page_size
 
     def sip_call_pages(
-        self, phone_number: str, since: datetime | None = None,
+        self, phone_number: str, since: datetime | None = None, tally: bool = True,
     ) -> Iterator[list[Any]]:
         """Pages of one number's SIP call log, newest first, as the API returns them,
-        up to the first page that reaches back before `since`."""
+        up to the first page that reaches back before `since` (`tally`: the sync
+        window's pages, not a re-read for unfinished calls)."""
         yield from walk(self.http, settings.CALLS_PATH, {"phone_number": phone_number},
                         BeforeCursorPaginator(self.page_size), calls_of,
-                        last=reaches_before(settings.CURSOR_FIELD, since))
+                        last=reaches_before(settings.CURSOR_FIELD, since), tally=tally)
 
     def sip_config(self, phone_number: str) -> dict[str, Any]:
         """`{"inbound": {...} | None, "outbound": {...} | None}` for one number."""

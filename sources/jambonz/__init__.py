@@ -4,6 +4,9 @@
 CDRs attempted from the cursor minus `lookback` up to the sync's start (both bounds are
 sent), walks the offset pages newest first and appends raw history that staging
 deduplicates on the call id. `calls` (live calls) is replaced on every successful sync.
+A CDR is written when its call ends, so a CDR is rarely unfinished; one that is
+(`unfinished`: a 1xx final status) is read again, over the span of such CDRs' attempt
+times, by `recent_calls_followed`, which has no cursor, into the same table.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import pyarrow as pa
 from dlt.sources import DltResource
 
 from sources._config import check_base_url, check_lookback, check_secret, check_start_date
+from sources._follow import Unfinished, followed, span
 from sources._http import Meter, RetryPolicy
 from sources._pages import batched, call_cursor
 from sources.jambonz import settings
@@ -50,6 +54,8 @@ def jambonz_source(
     retry: RetryPolicy | None = None,
     meter: Meter | None = None,
     clock: Callable[[], datetime] | None = None,
+    max_follow_seconds: Any = None,
+    unfinished: Sequence[Unfinished] | None = None,
 ) -> Sequence[DltResource]:
     """jambonz's recent calls (call history) and live calls of one account.
 
@@ -64,10 +70,15 @@ def jambonz_source(
             means up to the sync's start.
         retry: Retry, timeout and rate-cap policy of the HTTP session.
         meter: Counts pages and requests for the sync summary.
-        clock: The sync's start time (the `end` bound sent); wall clock unless pinned.
+        clock: The sync's start time (the `end` bound sent, and now for
+            `max_follow_seconds`); wall clock unless pinned.
+        max_follow_seconds: How long after its start an unfinished call is still
+            fetched again. Default 86400.
+        unfinished: Calls whose last load left them unfinished (ignored on a backfill).
 
     Returns:
-        The `recent_calls` and `calls` (live) resources.
+        The `recent_calls` and `calls` (live) resources, and `recent_calls_followed`
+        when there are calls to follow.
     """
     key = check_secret(SLUG, "api_key", api_key)
     sid = check_account_sid(account_sid)
@@ -76,8 +87,12 @@ def jambonz_source(
     lag = check_lookback(SLUG, lookback)
     count = check_page_size(page_size)
     window_end = (clock or _now)()
+    follow = span(followed(SLUG, unfinished, max_follow_seconds, window_end, backfill))
     client = JambonzClient(connect(key, url, retry, meter), sid, page_size=count)
-    return [_recent_calls(client, start, lag, backfill, window_end), live_calls(client)]
+    resources = [_recent_calls(client, start, lag, backfill, window_end), live_calls(client)]
+    if follow:
+        resources.append(recent_calls_followed(client, *follow))
+    return resources
 
 
 def _now() -> datetime:
@@ -118,3 +133,14 @@ def recent_calls(
 def live_calls(client: JambonzClient) -> Iterator[pa.Table]:
     """The calls in progress at this sync: replaces the last sync's list (even if empty)."""
     yield live_calls_table(client.live_calls(), client.account_sid)
+
+
+@dlt.resource(name="recent_calls_followed", table_name="recent_calls",
+              write_disposition="append", columns=_columns("recent_calls"))
+def recent_calls_followed(client: JambonzClient, oldest: datetime, newest: datetime
+                          ) -> Iterator[pa.Table]:
+    """The CDRs attempted from the oldest to the newest unfinished call, kept whole (no
+    cursor: the incremental of `recent_calls` never moves because of these)."""
+    pages = client.recent_call_pages(oldest, newest, tally=False)
+    yield from batched(recent_calls_table(records, client.account_sid, client.base_url)
+                       for records in pages)

@@ -46,6 +46,11 @@ class OffsetPagePaginator:
                 or (total is not None and self.page * self.count >= total)):
             self.has_next_page = False
 
+    @property
+    def api_count(self) -> int | None:
+        """How many CDRs the API says the window holds (`total`)."""
+        return self.total
+
     def pages_after(self, params: dict[str, Any], n: int) -> list[dict[str, Any]]:
         """Params of up to `n` pages after the one `params` names that `total` says exist."""
         if self.total is None:
@@ -68,12 +73,15 @@ class JambonzClient:
         self.page_size = page_size
         self.base_url = public_url(http.base_url)
 
-    def recent_call_pages(self, start: datetime | None, end: datetime) -> Iterator[list[Any]]:
+    def recent_call_pages(self, start: datetime | None, end: datetime, tally: bool = True,
+                          ) -> Iterator[list[Any]]:
         """Pages of CDRs attempted in `[start, end]`, newest first, as the API returns them.
 
         Both bounds are always sent, zoned: the server silently matches nothing for a
         zone-less bound, and a fixed `end` keeps calls that arrive during the walk from
-        shifting the offsets (the call id dedupes what shifts anyway).
+        shifting the offsets (the call id dedupes what shifts anyway). `tally`: these are
+        the sync window's pages (counted against `total`), not a re-read for unfinished
+        calls.
         """
         path = settings.RECENT_CALLS_PATH.format(account_sid=self.account_sid)
         params: dict[str, Any] = {}
@@ -81,7 +89,7 @@ class JambonzClient:
             params["start"] = rfc3339(start)
         params["end"] = rfc3339(end, round_up=True)
         yield from walk(self.http, path, params, OffsetPagePaginator(self.page_size),
-                        records_of)
+                        records_of, tally=tally)
 
     def live_calls(self) -> list[Any]:
         """Every call in progress now (one request: the list has no paging)."""

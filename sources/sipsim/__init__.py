@@ -4,12 +4,13 @@
 API's required `start_time` filter carries the cursor's lag-applied start (less a small
 slack: the server filters on `registration_time`), so a sync reads only the calls of its
 window, whatever order the pages come in. Raw history is appended; staging keeps the
-newest fetch of each call.
+newest fetch of each call. Unfinished calls (`unfinished`) are fetched again by id
+(`GET calls/{id}`) into the same table, by `calls_followed`, which has no cursor.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from dlt.common.typing import TSecretStrValue
 from dlt.sources import DltResource
 
 from sources._config import check_base_url, check_lookback, check_start_date
+from sources._follow import Unfinished, followed, now
 from sources._http import Meter, RetryPolicy
 from sources._pages import batched, call_cursor
 from sources.sipsim import settings
@@ -46,8 +48,11 @@ def sipsim_source(
     backfill: tuple[datetime, datetime | None] | None = None,
     retry: RetryPolicy | None = None,
     meter: Meter | None = None,
-) -> DltResource:
-    """SIPSIM's call list.
+    max_follow_seconds: Any = None,
+    unfinished: Sequence[Unfinished] | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> Sequence[DltResource]:
+    """SIPSIM's call list, and the unfinished calls fetched again by id.
 
     Args:
         access_token: A bearer token (not renewed: it lasts as long as SIPSIM made it).
@@ -61,9 +66,13 @@ def sipsim_source(
         backfill: `(start, end)` window to reload without moving the cursor (end: now).
         retry: Retry, timeout and rate-cap policy of the HTTP session.
         meter: Counts pages and requests for the sync summary.
+        max_follow_seconds: How long after its start an unfinished call is still
+            fetched again. Default 86400.
+        unfinished: Calls whose last load left them unfinished (ignored on a backfill).
+        clock: Now, for `max_follow_seconds`; the wall clock unless pinned.
 
     Returns:
-        The `calls` resource.
+        The `calls` resource, and `calls_followed` when there are calls to follow.
     """
     credentials = check_credentials(access_token, client_id, client_secret)
     url = check_base_url(SLUG, base_url)
@@ -72,8 +81,12 @@ def sipsim_source(
     lag = check_lookback(SLUG, lookback)
     size = check_page_size(page_size)
     client = SipsimClient(connect(credentials, url, token, retry, meter), page_size=size)
+    follow = followed(SLUG, unfinished, max_follow_seconds, now(clock), backfill)
     cursor = call_cursor(start, lag, backfill, open_end=datetime.now(UTC))
-    return calls(client, cursor)
+    resources = [calls(client, cursor)]
+    if follow:
+        resources.append(calls_followed(client, [call.call_id for call in follow]))
+    return resources
 
 
 @dlt.resource(name="calls", write_disposition="append")
@@ -94,3 +107,10 @@ def calls(
     assert since is not None, "the incremental always has an initial value"
     pages = client.call_pages(since, cursor.end_value)
     yield from batched(calls_table(records) for records in pages)
+
+
+@dlt.resource(name="calls_followed", table_name="calls", write_disposition="append")
+def calls_followed(client: SipsimClient, call_ids: list[str]) -> Iterator[pa.Table]:
+    """The current record of each unfinished call, fetched by id (no cursor: the
+    incremental of `calls` never moves because of these)."""
+    yield calls_table(client.calls_by_id(call_ids))

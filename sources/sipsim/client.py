@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pyarrow as pa
@@ -27,6 +29,7 @@ from sources._pages import parse_timestamps, raw_calls_table, walk
 from sources.sipsim import settings
 
 SLUG = "sipsim"
+log = logging.getLogger("callsync.sipsim")
 NO_AUTH = httpx.Auth()  # the token request carries its credentials in the form, no header
 MAX_401_BODY = 64 * 1024  # a 401 body is read (to see whether the token expired) up to this
 
@@ -212,6 +215,28 @@ class SipsimClient:
             params["end_time"] = iso(until)
         yield from walk(self.http, settings.CALLS_PATH, params,
                         PageTokenPaginator(self.page_size), calls_of)
+
+
+    def calls_by_id(self, call_ids: Iterable[str]) -> list[Any]:
+        """The current record of each call (`GET calls/{id}`), for calls followed to their
+        end; a call the API no longer knows (404) is logged and skipped."""
+        found = []
+        for call_id in call_ids:
+            path = settings.CALL_PATH.format(id=quote(call_id, safe=""))
+            try:
+                body = self.http.get_json(path)
+            except ProviderError as exc:
+                if exc.status != 404:
+                    raise
+                log.warning("sipsim: call %s is no longer served (404); not followed further",
+                            call_id)
+                continue
+            record = body.get("data") if isinstance(body, dict) else None
+            if record is None:
+                raise ProviderError(SLUG, f"{settings.CALL_PATH}: response has no data")
+            self.http.meter.count(pages=1, records=1, followed=1)
+            found.append(record)
+        return found
 
 
 def iso(moment: datetime) -> str:

@@ -5,7 +5,7 @@ from sources._pages import RAW_CALL_COLUMNS
 DEFAULT_BASE_URL = "https://app.sipsim.com/api/v2"
 DEFAULT_TOKEN_URL = "https://app.sipsim.com/oauth/token"
 CALLS_PATH = "calls"
-CALL_PATH = "calls/{id}"  # one call; the simulator serves it, the source does not use it
+CALL_PATH = "calls/{id}"  # one call: unfinished calls are fetched again by id
 MIN_PAGE_SIZE, MAX_PAGE_SIZE = 20, 1000  # `limit` outside 20..1000 is a 400
 PAGE_SIZE = 1000  # the API's default too, but set explicitly (README, API notes 4)
 SCOPE = "calls.read"  # the only scope listing calls needs

@@ -5,11 +5,14 @@ the lag-applied cursor goes out as the API's `start_date` filter, so a sync with
 new reads one page. Pages come newest first; the walk also ends at the first page below
 the cursor should the server ignore the filter. Raw history is
 appended; staging deduplicates on `call_id` (`id`, else creation time and numbers).
+Unpod has no by-id endpoint: while calls are unfinished (`unfinished`), the log is read
+again over the span of their creation times by `call_logs_followed`, which has no
+cursor, into the same table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +21,7 @@ import pyarrow as pa
 from dlt.sources import DltResource
 
 from sources._config import check_base_url, check_lookback, check_secret, check_start_date
+from sources._follow import Unfinished, followed, now, span
 from sources._http import Meter, RetryPolicy
 from sources._pages import FAR_FUTURE, batched, call_cursor
 from sources.unpod import settings
@@ -45,7 +49,10 @@ def unpod_source(
     backfill: tuple[datetime, datetime | None] | None = None,
     retry: RetryPolicy | None = None,
     meter: Meter | None = None,
-) -> DltResource:
+    max_follow_seconds: Any = None,
+    unfinished: Sequence[Unfinished] | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> Sequence[DltResource]:
     """Unpod's call logs for one organization.
 
     Args:
@@ -58,9 +65,13 @@ def unpod_source(
         backfill: `(start, end)` window to reload without moving the cursor.
         retry: Retry, timeout and rate-cap policy of the HTTP session.
         meter: Counts pages and requests for the sync summary.
+        max_follow_seconds: How long after its start an unfinished call is still
+            fetched again. Default 86400.
+        unfinished: Calls whose last load left them unfinished (ignored on a backfill).
+        clock: Now, for `max_follow_seconds`; the wall clock unless pinned.
 
     Returns:
-        The `call_logs` resource.
+        The `call_logs` resource, and `call_logs_followed` when there are calls to follow.
     """
     token = check_secret(SLUG, "api_token", api_token)
     handle = check_org_handle(org_handle)
@@ -69,8 +80,12 @@ def unpod_source(
     lag = check_lookback(SLUG, lookback)
     size = check_page_size(settings.PAGE_SIZE if page_size is None else page_size)
     client = UnpodClient(connect(token, handle, url, retry, meter), handle, page_size=size)
+    follow = span(followed(SLUG, unfinished, max_follow_seconds, now(clock), backfill))
     cursor = call_cursor(start, lag, backfill, row_order="desc")
-    return call_logs(client, cursor)
+    resources = [call_logs(client, cursor)]
+    if follow:
+        resources.append(call_logs_followed(client, *follow))
+    return resources
 
 
 @dlt.resource(name="call_logs", write_disposition="append")
@@ -90,4 +105,13 @@ def call_logs(
     """
     end = created.end_value if created.end_value != FAR_FUTURE else None
     pages = client.call_log_pages(created.start_value, end)
+    yield from batched(calls_table(records, client.org_handle) for records in pages)
+
+
+@dlt.resource(name="call_logs_followed", table_name="call_logs", write_disposition="append")
+def call_logs_followed(client: UnpodClient, oldest: datetime, newest: datetime
+                       ) -> Iterator[pa.Table]:
+    """The call logs created from the oldest to the newest unfinished call, kept whole
+    (no cursor: the incremental of `call_logs` never moves because of these)."""
+    pages = client.call_log_pages(oldest, newest, tally=False)
     yield from batched(calls_table(records, client.org_handle) for records in pages)

@@ -82,6 +82,11 @@ class NextOrPageNumberPaginator:
         else:
             self.has_next_page = len(records) >= self.page_size
 
+    @property
+    def api_count(self) -> int | None:
+        """How many records the API says the filtered log holds (`count`)."""
+        return self.count
+
     def pages_after(self, params: dict[str, Any], n: int) -> list[dict[str, Any]]:
         """Params of up to `n` pages after the one `params` names, where the walk goes by
         page number (the API gives no `next` link) and `count` says they exist."""
@@ -107,7 +112,7 @@ class UnpodClient:
         self.page_size = page_size
 
     def call_log_pages(
-        self, start: datetime | None = None, end: datetime | None = None,
+        self, start: datetime | None = None, end: datetime | None = None, tally: bool = True,
     ) -> Iterator[list[Any]]:
         """Pages of call logs created in `[start, end)`, newest first, as returned.
 
@@ -115,6 +120,8 @@ class UnpodClient:
         outside them (a server that ignores or rounds the filters) are left to the caller,
         and a page reaching back before `start` is the last one read.
         A 400 "Invalid page." past the first page means the log ended under the walk.
+        `tally`: these are the sync window's pages (counted against `count`), not a
+        re-read for unfinished calls.
         """
         params: dict[str, Any] = {}
         if start is not None:
@@ -124,7 +131,7 @@ class UnpodClient:
         paginator = NextOrPageNumberPaginator(self.page_size, self.http.base_url)
         try:
             yield from walk(self.http, settings.CALLS_PATH, params, paginator, records_of,
-                            last=reaches_before(settings.CURSOR_FIELD, start))
+                            last=reaches_before(settings.CURSOR_FIELD, start), tally=tally)
         except ProviderError as exc:
             if exc.status == 400 and paginator.page > 1 and INVALID_PAGE in str(exc).lower():
                 return

@@ -1,0 +1,53 @@
+"""Unfinished calls and completeness: what `sync` reads before extraction, what `status`
+counts, and the summary's warning when a window came back short.
+
+Before a sync, each provider's calls left unfinished by their last load (the view
+`calls_unfinished`) are read from the warehouse and passed to its source function
+(`unfinished=`), which fetches them again (see `sources/_follow.py`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipelines.transform import table_exists
+from pipelines.warehouse import connect
+from sources._follow import Unfinished
+
+VIEW = "calls_unfinished"
+
+
+def read_unfinished(warehouse: Path) -> dict[str, list[Unfinished]]:
+    """Per provider, the calls `calls_unfinished` lists (none before the first build)."""
+    if not warehouse.exists():
+        return {}
+    with connect(warehouse) as con:
+        if not table_exists(con, "main", VIEW):
+            return {}
+        rows = con.execute(
+            "select c.provider, c.call_id, c.account_id, c.started_at from main.calls c "
+            f"where c.call_key in (select call_key from main.{VIEW}) "
+            "order by c.provider, c.started_at").fetchall()
+    found: dict[str, list[Unfinished]] = {}
+    for provider, call_id, account_id, started_at in rows:
+        found.setdefault(provider, []).append(Unfinished(call_id, account_id, started_at))
+    return found
+
+
+def unfinished_counts(warehouse: Path) -> dict[str, int]:
+    """Per provider, how many calls `calls_unfinished` lists (for `callsync status`)."""
+    with connect(warehouse, read_only=True) as con:
+        if not table_exists(con, "main", VIEW):
+            return {}
+        return {provider: int(n) for provider, n in con.execute(
+            f"select provider, count(*) from main.{VIEW} group by provider").fetchall()}
+
+
+def shortfall(slug: str, api_count: int | None, received: int | None) -> str | None:
+    """The summary's warning when a sync received fewer records than the API counted for
+    its window, else None."""
+    if api_count is None or received is None or received >= api_count:
+        return None
+    return (f"{slug}: received {received} of the {api_count} calls the API counts in the "
+            f"sync window ({api_count - received} missing); the next sync's lookback may "
+            "close the gap")
