@@ -6,6 +6,7 @@ The last sync's times, status and error come from `sync_runs` (pipelines/runs.py
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,11 +15,14 @@ from typing import Any
 import duckdb
 from dlt.common.versioned_state import decompress_state
 
+from pipelines import readers
+from pipelines.lock import WarehouseBusy
 from pipelines.sync import is_configured
 from pipelines.transform import table_exists
 from pipelines.warehouse import connect
 from sources import PROVIDERS
 
+log = logging.getLogger("callsync.status")
 
 @dataclass
 class ProviderStatus:
@@ -95,9 +99,17 @@ def cursors(con: duckdb.DuckDBPyConnection, slug: str) -> dict[str, Any]:
 
 
 def read(warehouse: Path) -> list[ProviderStatus]:
-    """The status of every provider in `warehouse` (read-only)."""
+    """The status of every provider in `warehouse` (read-only).
+
+    While a sync writes the warehouse (DuckDB then lets no other process open it), the
+    readers' copy is read instead: it holds the run history and tables of the last build,
+    but no cursors and no raw tables.
+
+    Raises:
+        WarehouseBusy: The warehouse is being written and has no readers' copy.
+    """
     result = unread()
-    with connect(warehouse, read_only=True) as con:
+    with _open(warehouse) as con:
         con.execute("set TimeZone = 'UTC'")
         has_calls = table_exists(con, "main", "calls")
         has_runs = table_exists(con, "main", "sync_runs")
@@ -126,6 +138,22 @@ def read(warehouse: Path) -> list[ProviderStatus]:
                                   [slug]).fetchone()
                 status.rejected = int(row[0]) if row else 0
     return result
+
+
+def _open(warehouse: Path) -> duckdb.DuckDBPyConnection:
+    try:
+        return connect(warehouse, read_only=True)
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise
+    copy = readers.paths(warehouse)[0]
+    if not copy.exists():
+        raise WarehouseBusy("callsync", f"another process is writing {warehouse} and there is "
+                            "no readers' copy to read instead: run status again when it ends"
+                            ) from None
+    log.warning("note: a sync is writing %s: read its readers' copy %s (no cursors, no raw "
+                "tables)", warehouse, copy)
+    return connect(copy, read_only=True)
 
 
 def _last_runs(con: duckdb.DuckDBPyConnection, status: ProviderStatus) -> None:

@@ -127,3 +127,21 @@ def test_human_status_shows_the_last_runs_outcome(
     assert "unpod: last successful sync 20" in run.out
     (line,) = [x for x in run.out.splitlines() if "last run" in x]
     assert "last run failed at 20" in line and "org suspended" in line
+
+
+def test_status_while_a_sync_writes_reads_the_readers_copy(
+    sim: Simulator, warehouse: Path, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure(monkeypatch, sim, "unpod")
+    assert callsync("sync", cwd=isolated).code == 0
+    with duckdb.connect(str(warehouse)):  # a writer holds the file, as a running sync does
+        run = callsync("status", "--json", "--max-age", "3600", cwd=isolated)
+        assert run.code == 0, run.err
+        unpod = json.loads(run.out)["providers"]["unpod"]
+        assert unpod["last_run_status"] == "ok" and unpod["calls"] > 0
+        assert unpod["cursor"] is None  # dlt's state is not in the copy
+        assert "readers' copy" in run.err
+        (warehouse.parent / "published" / warehouse.name).unlink()
+        busy = callsync("status", cwd=isolated)
+    assert busy.code == 2 and len(busy.err.strip().splitlines()) == 1
+    assert "another process is writing" in busy.err and "Traceback" not in busy.err
