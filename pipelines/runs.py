@@ -48,9 +48,11 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("requests", "BIGINT", "HTTP requests sent in this run, retries included"),
     ("pages", "BIGINT", "pages read in this run"),
     ("records", "BIGINT", "call records received in this run (SIP configs, live calls not)"),
-    ("calls_new", "BIGINT", "calls rows this run added"),
-    ("calls_updated", "BIGINT", "calls rows this run changed (synced_at aside)"),
-    ("rejected", "BIGINT", "records of this run that became calls_rejected rows"),
+    ("calls_new", "BIGINT", "calls rows this run added; null when the build failed"),
+    ("calls_updated", "BIGINT",
+     "calls rows this run changed (synced_at aside); null when the build failed"),
+    ("rejected", "BIGINT",
+     "records of this run that became calls_rejected rows; null when the build failed"),
     ("api_count", "BIGINT",
      "how many calls the API said the window holds, where it says so; else null"),
     ("received", "BIGINT", "records received for the window (re-fetched unfinished calls not)"),
@@ -146,16 +148,18 @@ def _row(con: duckdb.DuckDBPyConnection, result: SyncResult, p: ProviderResult,
     window_start = p.window_start or asked_start
     # an end at or after the run's start is "up to now"
     window_end = asked_end if asked_end is not None and asked_end < started else None
+    built = result.build_error is None  # else the build's figures are unknown: null
+    new, updated = (p.new, p.updated) if built else (None, None)
     rejected = None
-    if has_rejected and result.build_error is None:
+    if has_rejected and built:
         found = con.execute("select count(*) from calls_rejected where provider = ? "
                             "and loaded_at >= ?", [p.slug, started]).fetchone()
         rejected = int(found[0]) if found else 0
     received = p.received if p.received is not None else p.records
     complete = None if p.api_count is None else received >= p.api_count
     return [result.run_id, p.slug, started, finished, "ok" if ok else "failed", error,
-            backfill, window_start, window_end, p.requests, p.pages, p.records, p.new,
-            p.updated, rejected, p.api_count, received, complete]
+            backfill, window_start, window_end, p.requests, p.pages, p.records, new,
+            updated, rejected, p.api_count, received, complete]
 
 
 def redact(text: str) -> str:

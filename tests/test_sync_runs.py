@@ -143,6 +143,9 @@ def test_a_failed_build_marks_every_provider_failed(
     found = rows(warehouse)
     assert {r["provider"]: r["status"] for r in found} == {"unpod": "failed", "sipsim": "failed"}
     assert {r["error"] for r in found} == {result.build_error}
+    assert {(r["calls_new"], r["calls_updated"], r["rejected"]) for r in found} == {
+        (None, None, None)}  # the build's figures are unknown
+    assert all(r["records"] for r in found)  # what was loaded is still counted
     assert "no_such_table" in result.build_error
     monkeypatch.setattr(transform, "TRANSFORMS", original)  # fixed: the next sync is ok
     assert sync.run(warehouse).ok
