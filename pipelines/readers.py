@@ -11,6 +11,9 @@ exists, views such as `calls_rejected` as tables, their comments kept) and
 - A reader holding the old DuckDB file open (read-only or not) keeps its inode and its
   view until it reopens; the writer never waits for it. The Parquet files are each
   replaced atomically, but not together: read the DuckDB file for one consistent view.
+- After a sync, the DuckDB copy starts from the last one and only the `calls` rows
+  loaded since are replaced (checked against the warehouse by a hash over every row;
+  written in full where they differ); `transform` and `callsync publish` write it in full.
 - `[callsync] publish = false` (env `CALLSYNC__PUBLISH`) turns off publishing after a
   build; `callsync publish` writes the copy whatever it says.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,12 +78,16 @@ def paths(warehouse: Path) -> tuple[Path, Path]:
     return folder / warehouse.name, folder / warehouse.stem
 
 
-def publish(con: duckdb.DuckDBPyConnection, warehouse: Path) -> Published:
+def publish(con: duckdb.DuckDBPyConnection, warehouse: Path,
+            incremental: bool = False) -> Published:
     """Write the readers' copy of the warehouse `con` is connected to.
 
     Args:
         con: A connection to `warehouse` (the caller holds the writer's lock).
         warehouse: The warehouse file, which names the copy.
+        incremental: Start the DuckDB copy from the last one and replace only the `calls`
+            rows loaded since (after a sync; a full rebuild may change any row). The
+            result is checked against the warehouse, and written in full where it differs.
 
     Raises:
         PublishError: A file could not be written (one line saying where and why).
@@ -91,7 +99,7 @@ def publish(con: duckdb.DuckDBPyConnection, warehouse: Path) -> Published:
         return out
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        _write_database(con, database, out.tables)
+        _write_database(con, database, out.tables, incremental)
         for table in out.tables:
             _write_parquet(con, folder / f"{table}.parquet", table)
     except (OSError, duckdb.Error) as exc:
@@ -104,7 +112,7 @@ def publish_quietly(warehouse: Path) -> str | None:
     """Publish after a sync's build: the one-line error (also logged), or None."""
     try:
         with connect(warehouse) as con:
-            publish(con, warehouse)
+            publish(con, warehouse, incremental=True)
     except PublishError as exc:  # the sync's data stays loaded: exit 1, one line
         log.error("failed: %s", exc)
         return str(exc)
@@ -133,19 +141,67 @@ def publish_now(warehouse: Path) -> Published:
         return publish(con, warehouse)
 
 
-def _write_database(con: duckdb.DuckDBPyConnection, target: Path, tables: list[str]) -> None:
+def _write_database(con: duckdb.DuckDBPyConnection, target: Path, tables: list[str],
+                    incremental: bool) -> None:
     def write(tmp: Path) -> None:
+        reuse = incremental and "calls" in tables and target.is_file()
+        if reuse:  # a byte copy of the last one: only the changed `calls` rows are written
+            shutil.copyfile(target, tmp)
         con.execute(f"attach {_literal(str(tmp))} as {ALIAS}")
         try:
+            if reuse and not _update_calls(con):
+                con.execute(f"detach {ALIAS}")
+                tmp.unlink()
+                con.execute(f"attach {_literal(str(tmp))} as {ALIAS}")
+                reuse = False
             for table in tables:
-                con.execute(f'create table {ALIAS}.main."{table}" as '
-                            f'select * from main."{table}"')
+                if not (reuse and table == "calls"):
+                    con.execute(f'create or replace table {ALIAS}.main."{table}" as '
+                                f'select * from main."{table}"')
+            for (gone,) in con.execute(
+                    "select table_name from duckdb_tables() where database_name = ? "
+                    "and schema_name = 'main'", [ALIAS]).fetchall():
+                if gone not in tables:
+                    con.execute(f'drop table {ALIAS}.main."{gone}"')
             _copy_comments(con, tables)
             con.execute(f"checkpoint {ALIAS}")
         finally:
-            con.execute(f"detach {ALIAS}")
+            con.execute(f"detach database if exists {ALIAS}")
 
     _replace(target, write)
+
+
+def _update_calls(con: duckdb.DuckDBPyConnection) -> bool:
+    """Bring the last copy's `calls` up to date: its rows whose call has a row loaded since
+    (`synced_at` after the copy's newest, per provider) are replaced. True when the result
+    equals the warehouse's `calls` (row count and a hash over every row and column); False
+    (the caller then writes `calls` in full) when it does not, or the columns differ.
+    """
+    def shape(database: str) -> list[tuple[object, ...]]:
+        return con.execute("select column_name, data_type from duckdb_columns() where "
+                           "database_name = ? and schema_name = 'main' and table_name = 'calls' "
+                           "order by column_index", [database]).fetchall()
+
+    here = con.execute("select current_database()").fetchone()
+    if not here or shape(ALIAS) != shape(str(here[0])):
+        return False
+    con.execute(
+        "create or replace temp table _publish_changed as select c.* from main.calls c "
+        "left join (select provider, max(synced_at) as mark from "
+        f"{ALIAS}.main.calls group by provider) m on m.provider = c.provider "
+        "where m.mark is null or c.synced_at > m.mark")
+    con.execute(f"delete from {ALIAS}.main.calls where call_key in "
+                "(select call_key from _publish_changed)")
+    con.execute(f"insert into {ALIAS}.main.calls select * from _publish_changed")
+    changed = con.execute("select count(*) from _publish_changed").fetchone()
+    con.execute("drop table _publish_changed")
+    check = "select count(*), sum(hash(*columns(*))) from {}.main.calls"
+    same = (con.execute(check.format(ALIAS)).fetchone()
+            == con.execute(check.format(f'"{here[0]}"')).fetchone())
+    log.debug("published calls: %d rows loaded since the last copy replaced%s",
+              changed[0] if changed else 0,
+              "" if same else "; the copy still differs from the warehouse: written in full")
+    return same
 
 
 def _write_parquet(con: duckdb.DuckDBPyConnection, target: Path, table: str) -> None:

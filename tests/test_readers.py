@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from pipelines.lock import WarehouseLock
@@ -173,3 +174,34 @@ def test_publish_needs_a_warehouse_and_waits_for_no_writer(
     with WarehouseLock(warehouse):
         busy = callsync("publish", cwd=isolated)
     assert busy.code == 2 and "another callsync is writing" in busy.err
+
+
+def same_calls(a: Path, b: Path) -> bool:
+    with duckdb.connect(str(a), read_only=True) as con:
+        con.execute(f"attach '{b}' as other (read_only)")
+        return con.execute("select count(*) from ((select * from calls except all "
+                           "select * from other.calls) union all (select * from other.calls "
+                           "except all select * from calls))").fetchone() == (0,)
+
+
+def test_after_a_sync_only_the_new_calls_are_written_and_checked(
+    sim: Simulator, warehouse: Path, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure(monkeypatch, sim, "unpod")
+    assert callsync("sync", cwd=isolated).code == 0
+    copy = published(warehouse)
+    sim.providers["unpod"].add_calls(4)
+    run = callsync("--debug", "sync", cwd=isolated)
+    assert run.code == 0, run.err
+    assert "rows loaded since the last copy replaced\n" in run.out  # reused, and equal
+    assert same_calls(warehouse, copy)
+    assert query(copy, "select count(*) from sync_runs") == [(2,)]
+
+    with duckdb.connect(str(copy)) as con:  # a copy that drifted (edited by hand)
+        con.execute("update calls set duration_seconds = duration_seconds + 1 "
+                    "where call_key = (select min(call_key) from calls)")
+    assert not same_calls(warehouse, copy)
+    run = callsync("--debug", "sync", cwd=isolated)
+    assert run.code == 0, run.err
+    assert "the copy still differs from the warehouse: written in full" in run.out
+    assert same_calls(warehouse, copy)
