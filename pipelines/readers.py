@@ -261,5 +261,6 @@ def _reason(exc: BaseException, folder: Path) -> str:
     detail = text[0] if text else type(exc).__name__
     if isinstance(exc, PermissionError) or "ermission denied" in detail:
         detail = "permission denied"
-    return (f"the readers' copy in {folder} was not written ({detail}): make the folder "
-            "writable, or set [callsync] publish = false; the warehouse itself is loaded")
+    return (f"the readers' copy in {folder} was not written ({detail}): make sure that "
+            "folder can be written, or set [callsync] publish = false; the warehouse itself "
+            "is loaded")
