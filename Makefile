@@ -38,7 +38,7 @@ status: setup
 	$(UV) run callsync status
 
 clean:
-	rm -rf data/demo.duckdb data/.demo.dlt data/demo-report.html .pytest_cache .mypy_cache .ruff_cache
+	rm -rf data/demo.duckdb data/.demo.dlt data/demo-report.html data/published/demo.duckdb data/published/demo .pytest_cache .mypy_cache .ruff_cache
 
 chaos: setup
 	$(UV) run python -m chaos --rounds $${ROUNDS:-30} --seed $${SEED:-1}

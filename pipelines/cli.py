@@ -48,6 +48,12 @@ def _iso(value: str) -> object:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _seconds(value: str) -> int:
+    if not value.isdigit() or int(value) <= 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive whole number of seconds")
+    return int(value)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="callsync", description="Telephony call logs into one DuckDB warehouse.")
@@ -59,7 +65,12 @@ def parser() -> argparse.ArgumentParser:
     sync.add_argument("--start", type=_iso, help="backfill from (ISO date/datetime, UTC)")
     sync.add_argument("--end", type=_iso, help="backfill until, exclusive")
     commands.add_parser("transform", help="rebuild the models from the raw tables")
-    commands.add_parser("status", help="last sync, cursor and row counts per provider")
+    status = commands.add_parser("status", help="last sync, cursor and row counts per provider")
+    status.add_argument("--json", action="store_true", help="print one JSON object")
+    status.add_argument("--max-age", type=_seconds, metavar="SECONDS",
+                        help="exit 3 when a configured provider has no successful sync "
+                             "this recent")
+    commands.add_parser("publish", help="write the readers' copy (published/) now")
     demo = commands.add_parser("demo", help="sync every provider from the bundled simulator")
     demo.add_argument("--size", type=int, default=200, help="simulated calls per partition")
     report = commands.add_parser("report", help="write the dashboard, one self-contained HTML")
@@ -99,7 +110,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "transform":
         return commands.transform()
     if args.command == "status":
-        return commands.status()
+        return commands.status(args.json, args.max_age)
+    if args.command == "publish":
+        return commands.publish()
     if args.command == "report":
         return commands.write_report(args.out)
     return commands.demo(args.size)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
+import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pipelines import follow as follow_mod
+from pipelines import readers
 from pipelines import status as status_mod
 from pipelines import sync as sync_mod
 from pipelines import transform as transform_mod
@@ -56,32 +59,79 @@ def transform() -> int:
     if not warehouse.exists():
         log.error("error: no warehouse at %s yet: run `callsync sync` first", warehouse)
         return 2
+    publishing = readers.enabled()
     began = time.monotonic()
     with WarehouseLock(warehouse), connect(warehouse) as con:
         # every raw row goes through the models: minutes at 10M calls, so say it starts
         log.info("rebuilding the models from every raw row -> %s", warehouse)
         transform_mod.build(con, all_raw_columns(), incremental=False)
         rows = con.execute("select count(*) from calls").fetchone()
+        published = readers.publish_logged(con, warehouse) if publishing else True
     log.info("models rebuilt in %.1f s: %d calls -> %s", time.monotonic() - began,
              rows[0] if rows else 0, warehouse)
+    return 0 if published else 1
+
+
+def status(as_json: bool = False, max_age: int | None = None) -> int:
+    """`callsync status [--json] [--max-age SECONDS]`: 3 when a configured provider is stale."""
+    warehouse = warehouse_path()
+    exists = warehouse.exists()
+    if not exists and not as_json and max_age is None:
+        log.error("error: no warehouse at %s yet: run `callsync sync` first", warehouse)
+        return 2
+    statuses = status_mod.read(warehouse) if exists else status_mod.unread()
+    if as_json:
+        # the command's output, not a log line: one JSON object on stdout, whatever --debug
+        sys.stdout.write(json.dumps(status_mod.as_json(warehouse, statuses)) + "\n")
+        sys.stdout.flush()
+    elif not exists:
+        log.info("no warehouse at %s yet: run `callsync sync` first", warehouse)
+    else:
+        _print_status(statuses)
+    if max_age is None:
+        return 0
+    now = datetime.now(UTC)
+    stale = [s.slug for s in statuses if s.stale(max_age, now)]
+    if stale:
+        log.error("stale: no successful sync in the last %d s: %s", max_age, ", ".join(stale))
+        return 3
     return 0
 
 
-def status() -> int:
-    warehouse = warehouse_path()
-    if not warehouse.exists():
-        log.error("error: no warehouse at %s yet: run `callsync sync` first", warehouse)
-        return 2
-    unfinished = follow_mod.unfinished_counts(warehouse)
-    for s in status_mod.read(warehouse):
-        synced = s.last_sync.isoformat() if s.last_sync else "never"
+def _print_status(statuses: list[status_mod.ProviderStatus]) -> None:
+    for s in statuses:
+        synced = s.last_success_at.isoformat() if s.last_success_at else "never"
         log.info("%s: last successful sync %s; %d calls, %d rejected, %d unknown",
                  s.slug, synced, s.calls, s.rejected, s.unknown)
-        log.info("  unfinished calls (calls_unfinished) %d", unfinished.get(s.slug, 0))
+        if s.last_run_at is not None:
+            log.info("  last run %s at %s%s", s.last_run_status, s.last_run_at.isoformat(),
+                     f": {s.last_error}" if s.last_error else "")
+        if s.unfinished:
+            log.info("  unfinished calls followed (calls_unfinished): %d", s.unfinished)
+        if s.last_api_count is not None and (s.last_received or 0) < s.last_api_count:
+            log.warning("warning: %s: the last run received %s of the %d calls the API "
+                        "counted in its window", s.slug, s.last_received, s.last_api_count)
         for name, value in sorted(s.cursors.items()):
             log.info("  cursor %-28s %s", name, value)
         for table, count in s.raw_rows.items():
             log.info("  raw_%s.%-22s %d rows", s.slug, table, count)
+
+
+def publish() -> int:
+    """`callsync publish`: write the readers' copy now."""
+    warehouse = warehouse_path()
+    if not warehouse.exists():
+        log.error("error: no warehouse at %s yet: run `callsync sync` first", warehouse)
+        return 2
+    try:
+        done = readers.publish_now(warehouse)
+    except readers.PublishError as exc:
+        log.error("error: %s", exc)
+        return 1
+    if not done.tables:
+        log.error("error: %s holds no models yet: run `callsync sync` first", warehouse)
+        return 2
+    log.info("published %s -> %s and %s/", ", ".join(done.tables), done.database, done.folder)
     return 0
 
 

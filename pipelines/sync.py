@@ -25,7 +25,7 @@ from dlt.common.configuration.exceptions import (
     ConfigValueCannotBeCoercedException,
 )
 
-from pipelines import transform
+from pipelines import readers, runs, transform
 from pipelines.failpoints import failpoint
 from pipelines.follow import read_unfinished
 from pipelines.lock import WarehouseLock
@@ -52,8 +52,12 @@ class ProviderResult:
     new: int = 0
     updated: int = 0
     seconds: float = 0.0
-    api_count: int | None = None  # what the API said the sync window holds, where it says
-    received: int | None = None  # call records received for that window (no follow-ups)
+    # for `sync_runs` (pipelines/runs.py)
+    started_at: datetime = field(default_factory=runs.now)
+    finished_at: datetime | None = None
+    window_start: datetime | None = None
+    api_count: int | None = None  # what the API said the window holds, where it says so
+    received: int | None = None  # records received for the window; None: `records`
 
 
 @dataclass
@@ -63,10 +67,14 @@ class SyncResult:
     unknown: dict[str, int] = field(default_factory=dict)
     build_seconds: float = 0.0
     build_error: str | None = None
+    run_id: str = field(default_factory=runs.new_run_id)
+    window: tuple[datetime | None, datetime | None] | None = None  # a backfill's (start, end)
+    publish_error: str | None = None
 
     @property
     def ok(self) -> bool:
-        return all(p.ok for p in self.providers) and self.build_error is None
+        return (all(p.ok for p in self.providers) and self.build_error is None
+                and self.publish_error is None)
 
 
 def is_configured(provider: Provider, overrides: Mapping[str, Any] | None = None) -> bool:
@@ -112,7 +120,8 @@ def run(
     """
     overrides = overrides or {}
     chosen = select(names, overrides)
-    result = SyncResult()
+    publishing = readers.enabled()  # a malformed setting fails before any request
+    result = SyncResult(window=(start, end) if start or end else None)
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     with WarehouseLock(warehouse):
         sources = {}
@@ -136,7 +145,10 @@ def run(
             list(pool.map(lambda o: _sync_one(warehouse, sources[o.slug], o, database),
                           started))
         release_memory()  # what extraction and loads freed, back to the OS before the build
-        _build(warehouse, result)
+        with runs.recorded(warehouse, result):  # sync_runs rows, also when the build fails
+            _build(warehouse, result)
+        if publishing:
+            result.publish_error = readers.publish_quietly(warehouse)
     return result
 
 
@@ -213,9 +225,12 @@ def _sync_one(
     warehouse: Path, made: tuple[Any, Meter], outcome: ProviderResult,
     database: threading.Lock,
 ) -> None:
+    outcome.started_at = runs.now()
     pipeline = _extract(warehouse, made, outcome, database)
+    outcome.window_start = runs.window_start(made[0])
     if pipeline is not None:
         _finish(pipeline, outcome, database)
+    outcome.finished_at = runs.now()
 
 
 def _extract(

@@ -62,12 +62,14 @@ def test_secrets_are_nowhere(
     run = callsync(*(["--debug"] if debug else []), "sync", cwd=isolated)
     assert run.code == 1 and "unpod" in run.err  # the 400 fails unpod, the rest load
     status = callsync("status", cwd=isolated)
+    as_json = callsync("status", "--json", cwd=isolated)
+    assert "HTTP 400" in as_json.out  # unpod's error, as sync_runs keeps it
     assert sim.requests_for("bland")[-1].header("authorization") == SECRET  # it was used
     secrets = secrets_of(sim)
     assert SECRET in secrets and len(secrets) >= 6
-    outputs = run.out + run.err + status.out + status.err
+    outputs = run.out + run.err + status.out + status.err + as_json.out + as_json.err
     values = every_value(warehouse)
-    files = every_file(pipelines_dir(warehouse))
+    files = every_file(pipelines_dir(warehouse)) + every_file(warehouse.parent / "published")
     states = ""
     with duckdb.connect(str(warehouse), read_only=True) as con:
         for slug in ("bland", "sipsim", "jambonz"):  # dlt's state blob is compressed
