@@ -107,7 +107,7 @@ def _print_status(statuses: list[status_mod.ProviderStatus]) -> None:
             log.info("  last run %s at %s%s", s.last_run_status, s.last_run_at.isoformat(),
                      f": {s.last_error}" if s.last_error else "")
         if s.unfinished:
-            log.info("  unfinished calls followed (calls_unfinished): %d", s.unfinished)
+            log.info("  unfinished calls (calls_unfinished) %d", s.unfinished)
         if s.last_api_count is not None and (s.last_received or 0) < s.last_api_count:
             log.warning("warning: %s: the last run received %s of the %d calls the API "
                         "counted in its window", s.slug, s.last_received, s.last_api_count)

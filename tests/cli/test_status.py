@@ -14,7 +14,9 @@ from tests.cli.helpers import callsync, callsync_here
 from tests.conftest import configure, query
 
 FIELDS = {"configured", "last_success_at", "last_run_at", "last_run_status", "last_error",
-          "cursor", "newest_call_at", "calls", "rejected"}
+          "cursor", "newest_call_at", "calls", "rejected",
+          # added beside the contract's: calls followed, the last run's completeness
+          "unfinished", "last_api_count", "last_received"}
 
 
 def when(text: str | None) -> datetime | None:
@@ -65,7 +67,7 @@ def test_json_is_one_object_with_the_contracts_fields(
     assert bland["calls"] == 0 and bland["newest_call_at"] is None
     assert providers["sipsim"]["configured"] is False  # not configured: never stale
     assert providers["jambonz"] == {**dict.fromkeys(FIELDS), "configured": False,
-                                    "calls": 0, "rejected": 0}
+                                    "calls": 0, "rejected": 0, "unfinished": 0}
 
 
 def test_max_age_exits_3_when_a_configured_provider_is_stale(
@@ -98,7 +100,8 @@ def test_a_missing_warehouse_is_stale(
     run = callsync_here("status", "--json", "--max-age", "60", capsys=capsys)
     assert run.code == 3
     assert json.loads(run.out)["providers"]["unpod"] == {
-        **dict.fromkeys(FIELDS), "configured": True, "calls": 0, "rejected": 0}
+        **dict.fromkeys(FIELDS), "configured": True, "calls": 0, "rejected": 0,
+        "unfinished": 0}
     assert not warehouse.exists()
     assert callsync_here("status", "--json", capsys=capsys).code == 0
 
