@@ -57,7 +57,7 @@ def test_one_row_per_provider_with_this_runs_figures(
     assert unpod["pages"] == len(sim.requests_for("unpod"))
     assert unpod["records"] == unpod["received"] == calls == unpod["calls_new"]
     assert unpod["calls_updated"] == 0 and unpod["rejected"] == 0
-    assert unpod["api_count"] is None and unpod["complete"] is None
+    assert unpod["api_count"] == calls and unpod["complete"] is True  # Unpod's `count`
     assert unpod["started_at"] <= unpod["finished_at"]  # type: ignore[operator]
     start_date = query(warehouse, "select min(started_at) from calls")[0][0]
     assert unpod["window_start"] <= start_date  # type: ignore[operator]
