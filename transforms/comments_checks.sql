@@ -1,0 +1,9 @@
+-- duckdb_columns(). Run after every build: replacing a table or view drops its comments.
+comment on table main.call_checks is 'Data-quality rules over calls (transforms/checks/): one row per rule per provider that has calls, passing rules included; replaced after every build and by callsync check';
+comment on column main.call_checks.rule is 'The rule''s name: its file in transforms/checks/, whose header says what it checks and why its severity';
+comment on column main.call_checks.provider is 'bland, sipsim, unpod or jambonz';
+comment on column main.call_checks.severity is 'error (impossible data or a bug in the models: callsync check --fail-on error exits 1) or warn (suspicious, or a known provider quirk)';
+comment on column main.call_checks.failing_rows is 'Calls of this provider that break the rule';
+comment on column main.call_checks.total_rows is 'Calls of this provider in calls';
+comment on column main.call_checks.sample_keys is 'Up to 5 call_keys of failing calls, smallest first; empty when the rule passes';
+comment on column main.call_checks.checked_at is 'When the rules ran, UTC';
