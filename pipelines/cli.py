@@ -59,6 +59,9 @@ def parser() -> argparse.ArgumentParser:
     sync.add_argument("--end", type=_iso, help="backfill until, exclusive")
     commands.add_parser("transform", help="rebuild the models from the raw tables")
     commands.add_parser("status", help="last sync, cursor and row counts per provider")
+    check = commands.add_parser("check", help="run the data-quality rules into call_checks")
+    check.add_argument("--fail-on", choices=("error", "warn"),
+                       help="exit 1 when a rule of this severity (warn: any rule) fails")
     demo = commands.add_parser("demo", help="sync every provider from the bundled simulator")
     demo.add_argument("--size", type=int, default=200, help="simulated calls per partition")
     return top
@@ -97,6 +100,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.transform()
     if args.command == "status":
         return commands.status()
+    if args.command == "check":
+        return commands.check(args.fail_on)
     return commands.demo(args.size)
 
 
