@@ -126,3 +126,12 @@ def test_hours_are_whole_utc_hours_in_any_session_time_zone(
                              "where table_name = 'calls_gaps'").fetchall())
     assert types == {"provider": "VARCHAR", "hour": "TIMESTAMP WITH TIME ZONE",
                      "expected_calls": "DOUBLE"}
+
+
+def test_the_view_and_its_columns_carry_comments(con: duckdb.DuckDBPyConnection) -> None:
+    view = con.execute("select comment from duckdb_views() "
+                       "where view_name = 'calls_gaps'").fetchall()
+    columns = con.execute("select column_name, comment from duckdb_columns() "
+                          "where table_name = 'calls_gaps'").fetchall()
+    assert view[0][0] and {c for c, _ in columns} == {"provider", "hour", "expected_calls"}
+    assert all(comment for _, comment in columns)
