@@ -24,6 +24,7 @@ CHECKS = TRANSFORMS / "checks"
 COMMENTS = TRANSFORMS / "comments_checks.sql"
 SEVERITIES = ("error", "warn")
 SEVERITY = re.compile(r"^-- severity: (\w+)\s*$", re.MULTILINE)
+NAME = re.compile(r"[a-z][a-z0-9_]*")  # written into SQL as a literal and an alias
 SAMPLES = 5
 
 
@@ -57,11 +58,14 @@ def rules(folder: Path = CHECKS) -> list[Rule]:
     """Every rule in `folder`, by name.
 
     Raises:
-        ValueError: A rule file has no valid `-- severity:` header.
+        ValueError: A rule file has no valid `-- severity:` header, or a name that is not
+            lowercase snake_case.
     """
     found = []
     for path in sorted(folder.glob("*.sql")):
-        sql = path.read_text()
+        if not NAME.fullmatch(path.stem):
+            raise ValueError(f"{path}: a rule's file name must be lowercase snake_case")
+        sql = path.read_text().strip().removesuffix(";")
         severity = SEVERITY.search(sql)
         if severity is None or severity.group(1) not in SEVERITIES:
             raise ValueError(f"{path}: the header needs a line '-- severity: error' "

@@ -218,13 +218,18 @@ def test_columns_types_and_comments(con: duckdb.DuckDBPyConnection) -> None:
     assert table[0]["comment"]
 
 
-def test_a_rule_without_a_severity_is_refused(tmp_path: Path) -> None:
-    (tmp_path / "ok.sql").write_text("-- severity: warn\nselect 1")
+def test_a_rule_file_without_a_severity_or_a_plain_name_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "ok.sql").write_text("-- severity: warn\nselect 1;\n")
     (tmp_path / "bad.sql").write_text("-- severity: fatal\nselect 1")
     with pytest.raises(ValueError, match="bad.sql"):
         checks.rules(tmp_path)
     (tmp_path / "bad.sql").unlink()
-    assert [(r.name, r.severity) for r in checks.rules(tmp_path)] == [("ok", "warn")]
+    (tmp_path / "Bad-Name.sql").write_text("-- severity: warn\nselect 1")
+    with pytest.raises(ValueError, match="Bad-Name.sql"):
+        checks.rules(tmp_path)
+    (tmp_path / "Bad-Name.sql").unlink()
+    assert [(r.name, r.severity, r.sql) for r in checks.rules(tmp_path)] == [
+        ("ok", "warn", "-- severity: warn\nselect 1")]
 
 
 @pytest.mark.parametrize("fail_on, failing", [
