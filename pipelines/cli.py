@@ -71,6 +71,9 @@ def parser() -> argparse.ArgumentParser:
                         help="exit 3 when a configured provider has no successful sync "
                              "this recent")
     commands.add_parser("publish", help="write the readers' copy (published/) now")
+    check = commands.add_parser("check", help="run the data-quality rules into call_checks")
+    check.add_argument("--fail-on", choices=("error", "warn"),
+                       help="exit 1 when a rule of this severity (warn: any rule) fails")
     demo = commands.add_parser("demo", help="sync every provider from the bundled simulator")
     demo.add_argument("--size", type=int, default=200, help="simulated calls per partition")
     report = commands.add_parser("report", help="write the dashboard, one self-contained HTML")
@@ -115,6 +118,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return commands.publish()
     if args.command == "report":
         return commands.write_report(args.out)
+    if args.command == "check":
+        return commands.check(args.fail_on)
     return commands.demo(args.size)
 
 

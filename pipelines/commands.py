@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pipelines import follow as follow_mod
 from pipelines import readers
+from pipelines import checks as checks_mod
 from pipelines import status as status_mod
 from pipelines import sync as sync_mod
 from pipelines import transform as transform_mod
@@ -169,4 +170,37 @@ def write_report(out: Path | None, warehouse: Path | None = None) -> int:
         return 2
     log.info("report written in %.1f s (%d KiB): %s", time.monotonic() - began,
              path.stat().st_size // 1024, path)
+    return 0
+
+
+def check(fail_on: str | None) -> int:
+    """Run the data-quality rules into `call_checks` and print one line per rule and
+    provider; exit 1 when a rule of the `fail_on` severity (or worse) fails."""
+    warehouse = warehouse_path()
+    if not warehouse.exists():
+        log.error("error: no warehouse at %s yet: run `callsync sync` first", warehouse)
+        return 2
+    with WarehouseLock(warehouse), connect(warehouse) as con:
+        if not transform_mod.table_exists(con, "main", "calls"):
+            log.error("error: %s has no calls table yet: run `callsync sync` first", warehouse)
+            return 2
+        con.execute("set TimeZone = 'UTC'")
+        results = checks_mod.run(con)
+    if not results:
+        log.info("no calls to check yet -> %s", warehouse)
+        return 0
+    log.info("%-26s %-8s %-8s %9s %9s  %s", "rule", "provider", "severity", "failing",
+             "total", "sample")
+    for r in results:
+        log.info("%-26s %-8s %-8s %9d %9d  %s", r.rule, r.provider, r.severity,
+                 r.failing_rows, r.total_rows, ", ".join(r.sample_keys[:2]))
+    failing = [r for r in results if r.failed]
+    log.info("%d of %d checks failing (%d error, %d warn); written to call_checks in %s",
+             len(failing), len(results), sum(r.severity == "error" for r in failing),
+             sum(r.severity == "warn" for r in failing), warehouse)
+    failed = checks_mod.failed(results, fail_on)
+    if failed:
+        log.error("failed: %d %s checks fail (--fail-on %s)", len(failed),
+                  "error" if fail_on == "error" else "error or warn", fail_on)
+        return 1
     return 0

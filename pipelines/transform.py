@@ -23,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines import checks
 from pipelines.failpoints import failpoint
 
 log = logging.getLogger("callsync.transform")
@@ -94,7 +95,10 @@ def build(
     raw_columns: Mapping[str, str],
     incremental: bool = False,
 ) -> BuildReport:
-    """Build every model; with `incremental`, `calls` only for keys with new raw rows."""
+    """Build every model; with `incremental`, `calls` only for keys with new raw rows.
+
+    Then the data-quality rules run over `calls` into `call_checks` (`pipelines.checks`).
+    """
     con.execute("set TimeZone = 'UTC'")
     con.execute("create schema if not exists staging")
     report = BuildReport()
@@ -123,6 +127,7 @@ def build(
     except BaseException:
         con.execute("rollback")
         raise
+    checks.run(con)  # `call_checks` describes the calls just built
     return report
 
 

@@ -1,0 +1,17 @@
+-- grain: one row per failing call; key: call_key
+-- severity: warn
+-- rule: a completed call has an ended_at.
+-- why warn: a real provider quirk, not a fault of the data: SIPSIM has no status for a
+-- call in progress and reports a live call as `answer` (completed) with no end time or
+-- duration yet. Such a row is not `in_progress`, so nothing marks it as unfinished; the
+-- next sync inside the lookback completes it.
+with source as (
+    select provider, call_key, status, ended_at from calls
+),
+
+failing as (
+    select provider, call_key from source
+    where status = 'completed' and ended_at is null
+)
+
+select * from failing
