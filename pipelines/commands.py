@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pipelines import checks as checks_mod
 from pipelines import follow as follow_mod
 from pipelines import readers
-from pipelines import checks as checks_mod
 from pipelines import status as status_mod
 from pipelines import sync as sync_mod
 from pipelines import transform as transform_mod

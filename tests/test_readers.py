@@ -14,8 +14,8 @@ from simulator.server import Simulator
 from tests.cli.helpers import callsync
 from tests.conftest import configure, query
 
-CONTRACT = ["active_calls", "calls", "calls_daily", "calls_rejected", "calls_unfinished",
-            "sip_configs", "sync_runs"]
+CONTRACT = ["active_calls", "call_checks", "calls", "calls_daily", "calls_gaps",
+            "calls_rejected", "calls_unfinished", "sip_configs", "sync_runs"]
 
 # A BI tool in miniature: opens the published file read-only, counts, starts a query and
 # reads its first row, says so on stdout, then waits for the test's go on stdin before
