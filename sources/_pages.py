@@ -125,6 +125,9 @@ def walk(
                                 if key not in queued:
                                     queued[key] = pool.submit(http.get_json, path, dict(page))
                 http.meter.count(pages=1, records=len(records))
+                total = getattr(paginator, "total", None)
+                if read == 1 and isinstance(total, int) and not isinstance(total, bool):
+                    http.meter.expect(total)
                 yield records
         finally:  # a walk ended or closed early: pages not yet started are not asked for
             for future in (pending, *queued.values()):

@@ -82,6 +82,11 @@ class NextOrPageNumberPaginator:
         else:
             self.has_next_page = len(records) >= self.page_size
 
+    @property
+    def total(self) -> int | None:
+        """The records the API says the filtered log holds (`count`), if it says."""
+        return self.count
+
     def pages_after(self, params: dict[str, Any], n: int) -> list[dict[str, Any]]:
         """Params of up to `n` pages after the one `params` names, where the walk goes by
         page number (the API gives no `next` link) and `count` says they exist."""
