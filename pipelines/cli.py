@@ -153,9 +153,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `callsync` with `argv`; returns the exit code (see `EXIT_CODES`)."""
-    args = parser().parse_args(argv)
-    setup_logging(args.debug)
     try:
+        args = parser().parse_args(argv)  # `--help | head -1` may close the pipe here too
+        setup_logging(args.debug)
         return _run(args)
     except BrokenPipeError:  # the reader of stdout went away: nothing more to say
         silence(sys.stdout)

@@ -75,13 +75,16 @@ def test_a_failed_build_shows_no_model_figures(
     assert any(line.startswith("failed: models not built: ") for line in run.err.splitlines())
 
 
-def test_output_to_a_closed_pipe_ends_quietly(isolated: Path, warehouse: Path) -> None:
+@pytest.mark.parametrize("command", [["status"], ["--help"]])
+def test_output_to_a_closed_pipe_ends_quietly(
+    isolated: Path, warehouse: Path, command: list[str],
+) -> None:
     warehouse.parent.mkdir(parents=True)
     duckdb.connect(str(warehouse)).close()
     read, write = os.pipe()
     os.close(read)  # the reader is gone before a line is written: `| head -0`
     try:
-        done = subprocess.run([sys.executable, "-m", "pipelines", "status"], cwd=isolated,
+        done = subprocess.run([sys.executable, "-m", "pipelines", *command], cwd=isolated,
                               stdout=write, stderr=subprocess.PIPE, text=True, timeout=120,
                               check=False)
     finally:
