@@ -9,6 +9,7 @@ the time, the records read, the rate and the estimate.
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
 import threading
 import time
@@ -94,9 +95,12 @@ class Progress:
         if self.on_terminal:
             from tqdm import tqdm
 
+            # a terminal that reports no size (0 x 0: some ptys) would get empty bars
+            size = shutil.get_terminal_size((100, 24))
             self._bars = {
                 slug: tqdm(desc=f"{slug:<8}", unit=" records",
-                           file=self.stream, position=i, leave=True, dynamic_ncols=True,
+                           file=self.stream, position=i, leave=True,
+                           ncols=size.columns, nrows=size.lines,
                            mininterval=BAR_REFRESH_SECONDS)
                 for i, slug in enumerate(self.meters)}
             self._thread.start()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import pty
 import threading
 from datetime import UTC, datetime
 
@@ -72,6 +74,19 @@ def test_a_terminal_gets_a_bar_per_provider_and_no_lines(
     assert "jambonz" in bars and "100/400" in bars and "25%|" in bars
     assert "bland" in bars and "7 records" in bars
     assert "read so far" not in caplog.text
+
+
+def test_a_real_terminal_shows_the_bars_even_when_it_reports_no_size() -> None:
+    main, side = pty.openpty()  # a new pty says 0 x 0, as under `script` or some CI
+    meter = Meter()
+    with os.fdopen(side, "w", encoding="utf-8") as screen:
+        with Progress({"unpod": meter}, stream=screen):
+            meter.expect(1_000)
+            meter.count(pages=1, records=100)
+        screen.flush()
+        shown = os.read(main, 65536).decode("utf-8", "replace")
+    os.close(main)
+    assert "unpod" in shown and "100/1000" in shown, repr(shown)
 
 
 def test_nothing_to_read_starts_no_thread() -> None:
