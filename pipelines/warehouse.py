@@ -8,6 +8,8 @@ from typing import Any
 import dlt
 import duckdb
 
+from pipelines.errors import UsageError
+
 DEFAULT_WAREHOUSE = Path("data/calls.duckdb")
 DEMO_WAREHOUSE = Path("data/demo.duckdb")
 
@@ -16,8 +18,15 @@ _chosen: Path | None = None
 
 
 def use(path: str | Path | None) -> None:
-    """Make `path` the warehouse of this process (the CLI's `--warehouse`; None forgets it)."""
+    """Make `path` the warehouse of this process (the CLI's `--warehouse`; None forgets it).
+
+    Raises:
+        UsageError: `path` is empty or names a directory.
+    """
     global _chosen
+    if path is not None and (not str(path).strip() or resolve(path).is_dir()):
+        raise UsageError(f"--warehouse {str(path)!r} is not a file: name a DuckDB file, "
+                         "e.g. --warehouse data/calls.duckdb")
     _chosen = resolve(path) if path is not None else None
 
 

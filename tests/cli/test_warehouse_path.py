@@ -112,3 +112,14 @@ def test_demo_writes_the_file_the_option_names_and_never_over_an_existing_one(
     again = callsync_here("demo", "--warehouse", "mine.duckdb", capsys=capsys)
     assert again.code == 2 and "exists" in again.err
     assert os.stat(isolated / "mine.duckdb").st_mtime_ns == before
+
+
+@pytest.mark.parametrize("option", ["", "."], ids=["empty", "a-directory"])
+def test_a_warehouse_option_that_is_no_file_is_a_usage_error(
+    isolated: Path, capsys: pytest.CaptureFixture[str], option: str,
+) -> None:
+    run = callsync_here("--warehouse", option, "transform", capsys=capsys)
+    assert run.code == 2
+    assert run.err.splitlines() == [f"error: --warehouse {option!r} is not a file: name a "
+                                    "DuckDB file, e.g. --warehouse data/calls.duckdb"]
+    assert list(isolated.iterdir()) == []
