@@ -10,9 +10,6 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import IO, Any, NoReturn
 
-from sources._http import ProviderError
-from sources._time import parse_bound
-
 log = logging.getLogger("callsync")
 
 EXIT_CODES = """\
@@ -85,6 +82,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _iso(value: str) -> object:
+    from sources._time import parse_bound  # `sources` imports dlt: not for `--help`
+
     try:
         return parse_bound(value)
     except ValueError as exc:
@@ -163,7 +162,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    # imported here: `import dlt` costs seconds, and `--help` should not wait for it
     from pipelines.errors import UsageError, one_line
+    from sources._http import ProviderError
 
     try:
         from pipelines import warehouse
@@ -190,7 +191,6 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    # imported here: `import dlt` costs a second, and `--help` should not wait for it
     from pipelines import commands
     from pipelines.window import check_window
 

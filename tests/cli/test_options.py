@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,3 +61,13 @@ def test_debug_after_the_command_shows_the_traceback(
     run = callsync_here("sync", "--debug", capsys=capsys)
     assert run.code == 1
     assert "Traceback" in run.out + run.err
+
+
+def test_help_and_version_do_not_wait_for_dlt(isolated: Path) -> None:
+    code = ("import sys\nfrom pipelines.cli import main\n"
+            "for args in (['--help'], ['sync', '--help'], ['--version']):\n"
+            "    try:\n        main(args)\n    except SystemExit:\n        pass\n"
+            "print('dlt loaded' if 'dlt' in sys.modules else 'dlt not loaded', file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=isolated, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.stderr.strip() == "dlt not loaded"
