@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-
-from sources._http import ProviderError
-from sources._time import parse_bound
+from typing import IO, Any, NoReturn
 
 log = logging.getLogger("callsync")
+
+EXIT_CODES = """\
+exit codes:
+  0  success
+  1  a provider or the model build failed (the other providers still loaded)
+  2  usage, configuration or lock error: nothing was requested, no file created or changed
+  3  stale: `status --max-age` found a provider without a recent successful sync
+
+global options (--warehouse, --debug, --version) go before or after the command."""
+
+DEMO_MAX_SIZE = 1_000_000
 
 
 class _Below(logging.Filter):
@@ -23,11 +34,34 @@ class _Below(logging.Filter):
         return record.levelno < self.level
 
 
+class _Stream(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler that goes quiet when its reader has gone (`callsync ... | head`)
+    instead of printing `--- Logging error ---` and a BrokenPipeError for every line."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if isinstance(sys.exc_info()[1], BrokenPipeError):
+            silence(self.stream)
+            return
+        super().handleError(record)
+
+
+def silence(stream: IO[Any]) -> None:
+    """Point `stream`'s file descriptor at /dev/null: its reader closed the pipe, so the
+    rest of the run (and the interpreter's final flush) writes nowhere, quietly."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
 def setup_logging(debug: bool) -> None:
     """Summaries and progress to stdout, warnings and errors to stderr."""
-    out = logging.StreamHandler(sys.stdout)
+    out = _Stream(sys.stdout)
     out.addFilter(_Below(logging.WARNING))
-    err = logging.StreamHandler(sys.stderr)
+    err = _Stream(sys.stderr)
     err.setLevel(logging.WARNING)
     from pipelines.redaction import RedactingFormatter
 
@@ -41,7 +75,16 @@ def setup_logging(debug: bool) -> None:
     logging.getLogger("simulator").setLevel(logging.INFO)
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line (and exit 2), not the usage block and then the error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def _iso(value: str) -> object:
+    from sources._time import parse_bound  # `sources` imports dlt: not for `--help`
+
     try:
         return parse_bound(value)
     except ValueError as exc:
@@ -54,62 +97,124 @@ def _seconds(value: str) -> int:
     return int(value)
 
 
+def _demo_size(value: str) -> int:
+    try:
+        size = int(value)
+    except ValueError:
+        size = 0
+    if not 1 <= size <= DEMO_MAX_SIZE:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a whole number from 1 to {DEMO_MAX_SIZE:,}")
+    return size
+
+
+def _version() -> str:
+    try:
+        return version("callsync")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+def _global_options(parser: argparse.ArgumentParser, top: bool) -> None:
+    """`--warehouse`, `--debug`, `--version`: on the top parser and on every command, so
+    they work before or after it (a command's copy leaves the top's value alone unless
+    given)."""
+    unset: dict[str, Any] = {} if top else {"default": argparse.SUPPRESS}
+    parser.add_argument("--warehouse", metavar="PATH", **({"default": None} if top else unset),
+                        help="the DuckDB file (wins over DESTINATION__DUCKDB__CREDENTIALS; "
+                             "default data/calls.duckdb, demo: data/demo.duckdb)")
+    parser.add_argument("--debug", action="store_true", **unset,
+                        help="show tracebacks, debug logs and step timings")
+    parser.add_argument("--version", action="version", version=f"callsync {_version()}")
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
-        prog="callsync", description="Telephony call logs into one DuckDB warehouse.")
-    top.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
-    commands = top.add_subparsers(dest="command", required=True)
-    sync = commands.add_parser("sync", help="load every configured provider, build models")
+    """The `callsync` argument parser."""
+    top = _Parser(prog="callsync", description="Telephony call logs into one DuckDB warehouse.",
+                  epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _global_options(top, top=True)
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text,
+                                  epilog=EXIT_CODES,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+        _global_options(sub, top=False)
+        return sub
+
+    sync = command("sync", "load every configured provider, then build the models")
     sync.add_argument("--source", action="append", default=[], metavar="NAME",
                       help="sync only this provider (repeatable)")
-    sync.add_argument("--start", type=_iso, help="backfill from (ISO date/datetime, UTC)")
-    sync.add_argument("--end", type=_iso, help="backfill until, exclusive")
-    commands.add_parser("transform", help="rebuild the models from the raw tables")
-    status = commands.add_parser("status", help="last sync, cursor and row counts per provider")
+    sync.add_argument("--start", type=_iso, metavar="ISO",
+                      help="backfill from (ISO date/datetime, UTC unless zoned)")
+    sync.add_argument("--end", type=_iso, metavar="ISO",
+                      help="backfill until, exclusive (needs --start; default now)")
+    command("transform", "rebuild the models from the raw tables")
+    status = command("status", "last sync, cursor and row counts per provider")
     status.add_argument("--json", action="store_true", help="print one JSON object")
     status.add_argument("--max-age", type=_seconds, metavar="SECONDS",
                         help="exit 3 when a configured provider has no successful sync "
                              "this recent")
-    commands.add_parser("publish", help="write the readers' copy (published/) now")
-    check = commands.add_parser("check", help="run the data-quality rules into call_checks")
+    command("publish", "write the readers' copy (published/) now")
+    check = command("check", "run the data-quality rules into call_checks")
     check.add_argument("--fail-on", choices=("error", "warn"),
                        help="exit 1 when a rule of this severity (warn: any rule) fails")
-    demo = commands.add_parser("demo", help="sync every provider from the bundled simulator")
-    demo.add_argument("--size", type=int, default=200, help="simulated calls per partition")
-    report = commands.add_parser("report", help="write the dashboard, one self-contained HTML")
-    report.add_argument("--out", type=Path, help="the HTML file (default <warehouse>-report.html)")
+    report = command("report", "write the dashboard, one self-contained HTML file")
+    report.add_argument("--out", type=Path,
+                        help="the HTML file (default <warehouse>-report.html)")
+    demo = command("demo", "sync every provider from the bundled simulator")
+    demo.add_argument("--size", type=_demo_size, default=200,
+                      help="simulated calls per partition (1 to 1,000,000; default 200)")
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    setup_logging(args.debug)
+    """Run `callsync` with `argv`; returns the exit code (see `EXIT_CODES`)."""
     try:
+        args = parser().parse_args(argv)  # `--help | head -1` may close the pipe here too
+        setup_logging(args.debug)
+        return _run(args)
+    except BrokenPipeError:  # the reader of stdout went away: nothing more to say
+        silence(sys.stdout)
+        return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    # imported here: `import dlt` costs seconds, and `--help` should not wait for it
+    from pipelines.errors import UsageError, one_line
+    from sources._http import ProviderError
+
+    try:
+        from pipelines import warehouse
         from pipelines.redaction import add_secrets, configured_secrets
 
+        warehouse.use(args.warehouse)
         add_secrets(configured_secrets())
         return _dispatch(args)
-    except ProviderError as exc:
+    except (ProviderError, UsageError) as exc:
         log.debug("failed", exc_info=True)
-        log.error("error: %s", exc)
+        for line in str(exc).splitlines():
+            log.error("error: %s", line)
         return 2
     except KeyboardInterrupt:
         log.error("interrupted")
         return 130
+    except BrokenPipeError:
+        raise
     except Exception as exc:
         if args.debug:
             raise
-        log.error("error: %s: %s (run with --debug for the traceback)",
-                  type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+        log.error("error: %s", one_line(exc))
         return 1
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    # imported here: `import dlt` costs a second, and `--help` should not wait for it
     from pipelines import commands
+    from pipelines.window import check_window
 
     if args.command == "sync":
-        return commands.sync(args.source, args.start, args.end)
+        start, end = check_window(args.start, args.end)
+        return commands.sync(args.source, start, end)
     if args.command == "transform":
         return commands.transform()
     if args.command == "status":

@@ -17,9 +17,18 @@ from pipelines import readers
 from pipelines import status as status_mod
 from pipelines import sync as sync_mod
 from pipelines import transform as transform_mod
+from pipelines.errors import UsageError
 from pipelines.lock import WarehouseLock
 from pipelines.redaction import add_secrets
-from pipelines.warehouse import DEMO_WAREHOUSE, connect, pipelines_dir, warehouse_path
+from pipelines.warehouse import (
+    DEMO_WAREHOUSE,
+    connect,
+    missing,
+    pipelines_dir,
+    resolve,
+    use,
+    warehouse_path,
+)
 from sources import all_raw_columns
 
 log = logging.getLogger("callsync")
@@ -33,18 +42,26 @@ def sync(names: Sequence[str], start: datetime | None, end: datetime | None) -> 
 
 
 def report(result: sync_mod.SyncResult, warehouse: Path) -> None:
-    """The end-of-sync summary: one line per provider, then failures, one line each."""
-    log.info("%-8s %7s %9s %8s %8s %8s %8s %8s", "provider", "pages", "records", "new",
-             "updated", "rejected", "unknown", "seconds")
+    """The end-of-sync summary: one line per provider, every figure of this run only.
+
+    `records` are call records loaded, `others` SIP configs and live calls; `new` and
+    `updated` are `calls` rows; `rejected` and `unknown` count this run's records that
+    became `calls_rejected` rows or `calls` rows with an `unknown` value (totals: `status`).
+    A figure nobody measured (a failed provider's, or every model figure when the build
+    failed) is `-`, never 0.
+    """
+    log.info("%-8s %7s %9s %7s %8s %8s %8s %8s %8s", "provider", "pages", "records", "others",
+             "new", "updated", "rejected", "unknown", "seconds")
+    built = result.build_error is None
     for p in result.providers:
-        if p.ok:
-            log.info("%-8s %7d %9d %8d %8d %8d %8d %8.1f", p.slug, p.pages, p.records, p.new,
-                     p.updated, result.rejected.get(p.slug, 0), result.unknown.get(p.slug, 0),
-                     p.seconds)
-        else:
-            log.info("%-8s %7d %9s %8s %8s %8s %8s %8.1f  FAILED", p.slug, p.pages, "-", "-",
-                     "-", "-", "-", p.seconds)
-    log.info("models built in %.1f s -> %s", result.build_seconds, warehouse)
+        loaded = [f"{p.records:9d}", f"{p.others:7d}"] if p.ok else [f"{'-':>9}", f"{'-':>7}"]
+        model = [p.new, p.updated, result.rejected.get(p.slug, 0),
+                 result.unknown.get(p.slug, 0)]
+        figures = [f"{n:8d}" if built and p.ok else f"{'-':>8}" for n in model]
+        log.info("%-8s %7d %s %s %8.1f%s", p.slug, p.pages, " ".join(loaded), " ".join(figures),
+                 p.seconds, "" if p.ok else "  FAILED")
+    if built:
+        log.info("models built in %.1f s -> %s", result.build_seconds, warehouse)
     for p in result.providers:  # a window short of the API's count: a warning, exit 0
         if p.ok and (short := follow_mod.shortfall(p.slug, p.api_count, p.received)):
             log.warning("warning: %s", short)
@@ -58,7 +75,7 @@ def report(result: sync_mod.SyncResult, warehouse: Path) -> None:
 def transform() -> int:
     warehouse = warehouse_path()
     if not warehouse.exists():
-        log.error("error: no warehouse at %s yet: run `callsync sync` first", warehouse)
+        log.error("error: %s", missing(warehouse))
         return 2
     publishing = readers.enabled()
     began = time.monotonic()
@@ -78,7 +95,7 @@ def status(as_json: bool = False, max_age: int | None = None) -> int:
     warehouse = warehouse_path()
     exists = warehouse.exists()
     if not exists and not as_json and max_age is None:
-        log.error("error: no warehouse at %s yet: run `callsync sync` first", warehouse)
+        log.error("error: %s", missing(warehouse))
         return 2
     statuses = status_mod.read(warehouse) if exists else status_mod.unread()
     if as_json:
@@ -86,7 +103,7 @@ def status(as_json: bool = False, max_age: int | None = None) -> int:
         sys.stdout.write(json.dumps(status_mod.as_json(warehouse, statuses)) + "\n")
         sys.stdout.flush()
     elif not exists:
-        log.info("no warehouse at %s yet: run `callsync sync` first", warehouse)
+        log.info("%s", missing(warehouse))
     else:
         _print_status(statuses)
     if max_age is None:
@@ -122,7 +139,7 @@ def publish() -> int:
     """`callsync publish`: write the readers' copy now."""
     warehouse = warehouse_path()
     if not warehouse.exists():
-        log.error("error: no warehouse at %s yet: run `callsync sync` first", warehouse)
+        log.error("error: %s", missing(warehouse))
         return 2
     try:
         done = readers.publish_now(warehouse)
@@ -137,10 +154,15 @@ def publish() -> int:
 
 
 def demo(size: int) -> int:
-    """Sync every provider from the bundled simulator into a fresh `data/demo.duckdb`."""
+    """Sync every provider from the bundled simulator into a fresh `data/demo.duckdb`
+    (or the file `--warehouse` names, which must not exist yet)."""
     from simulator import build
 
-    warehouse = DEMO_WAREHOUSE
+    warehouse = warehouse_path(DEMO_WAREHOUSE)
+    if warehouse != resolve(DEMO_WAREHOUSE) and warehouse.exists():  # never a real one
+        raise UsageError(f"--warehouse {warehouse} exists: the demo writes a fresh file; "
+                         "name one that does not exist yet")
+    use(warehouse)  # every part of the demo (and what runs after its build) uses this file
     for leftover in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
         leftover.unlink(missing_ok=True)
     shutil.rmtree(pipelines_dir(warehouse), ignore_errors=True)
@@ -178,7 +200,7 @@ def check(fail_on: str | None) -> int:
     provider; exit 1 when a rule of the `fail_on` severity (or worse) fails."""
     warehouse = warehouse_path()
     if not warehouse.exists():
-        log.error("error: no warehouse at %s yet: run `callsync sync` first", warehouse)
+        log.error("error: %s", missing(warehouse))
         return 2
     with WarehouseLock(warehouse), connect(warehouse) as con:
         if not transform_mod.table_exists(con, "main", "calls"):

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from dlt.common.configuration.exceptions import (
 )
 
 from pipelines import readers, runs, transform
+from pipelines.errors import one_line
 from pipelines.failpoints import failpoint
 from pipelines.follow import read_unfinished
 from pipelines.lock import WarehouseLock
@@ -48,7 +49,8 @@ class ProviderResult:
     error: str | None = None
     pages: int = 0
     requests: int = 0
-    records: int = 0
+    records: int = 0  # call records loaded
+    others: int = 0  # other records loaded: SIP configs, live calls
     new: int = 0
     updated: int = 0
     seconds: float = 0.0
@@ -62,7 +64,10 @@ class ProviderResult:
 
 @dataclass
 class SyncResult:
+    """A whole sync: its providers, and what the model build made of this run's records."""
+
     providers: list[ProviderResult] = field(default_factory=list)
+    began_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     rejected: dict[str, int] = field(default_factory=dict)
     unknown: dict[str, int] = field(default_factory=dict)
     build_seconds: float = 0.0
@@ -122,19 +127,25 @@ def run(
     chosen = select(names, overrides)
     publishing = readers.enabled()  # a malformed setting fails before any request
     result = SyncResult(window=(start, end) if start or end else None)
+    sources = {}
+    for provider in chosen:  # every configuration error before any request or file
+        outcome = ProviderResult(provider.slug)
+        result.providers.append(outcome)
+        try:
+            sources[provider.slug] = _make_source(provider, overrides, start, end)
+        except ProviderError as exc:
+            outcome.error = str(exc)
+    if not sources:  # nothing to run: refuse before creating the warehouse
+        raise Refused([o.error or o.slug for o in result.providers])
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     with WarehouseLock(warehouse):
-        sources = {}
-        # calls left unfinished are fetched again (not on a backfill: its window is fixed)
+        # calls left unfinished are fetched again (not on a backfill: its window is fixed);
+        # the warehouse is read under the lock, so those sources are made again with them
         unfinished = read_unfinished(warehouse) if start is None and end is None else {}
-        for provider in chosen:  # every configuration error before any request
-            outcome = ProviderResult(provider.slug)
-            result.providers.append(outcome)
-            try:
-                sources[provider.slug] = _make_source(provider, overrides, start, end,
-                                                      unfinished.get(provider.slug))
-            except ProviderError as exc:
-                outcome.error = str(exc)
+        for slug in sources:
+            if unfinished.get(slug):
+                sources[slug] = _make_source(PROVIDERS[slug], overrides, start, end,
+                                             unfinished[slug])
         started = [o for o in result.providers if o.slug in sources]
         # every provider at once: extraction (the network-bound part) and normalize run
         # side by side; the warehouse is written by one provider at a time, the first
@@ -150,6 +161,14 @@ def run(
         if publishing:
             result.publish_error = readers.publish_quietly(warehouse)
     return result
+
+
+class Refused(ConfigError):
+    """The configuration of every chosen provider was refused: nothing was started."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__("callsync", "no provider can start")
+        self.args = ("\n".join(reasons),)  # one line per provider, each naming its key
 
 
 def _make_source(
@@ -307,8 +326,14 @@ def _finish(pipeline: dlt.Pipeline, outcome: ProviderResult, database: threading
         trace = pipeline.last_trace
         normalize = trace.last_normalize_info if trace else None
         if normalize is not None:
-            counts = normalize.row_counts
-            outcome.records = sum(n for t, n in counts.items() if not t.startswith("_dlt"))
+            calls = PROVIDERS[outcome.slug].call_tables
+            for table, n in normalize.row_counts.items():
+                if table.startswith("_dlt"):
+                    continue
+                if table in calls:
+                    outcome.records += n
+                else:
+                    outcome.others += n
 
 
 @contextmanager
@@ -325,8 +350,8 @@ def _failed(outcome: ProviderResult, exc: Exception) -> None:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
+    """The cause inside dlt's wrappers, in one line, with what to do (`errors.one_line`)."""
+    return one_line(exc)
 
 
 def _build(warehouse: Path, result: SyncResult) -> None:
@@ -337,17 +362,23 @@ def _build(warehouse: Path, result: SyncResult) -> None:
             for outcome in result.providers:
                 outcome.new = report.new.get(outcome.slug, 0)
                 outcome.updated = report.updated.get(outcome.slug, 0)
-            result.rejected, result.unknown = quality(con)
+            result.rejected, result.unknown = quality(con, since=result.began_at)
     except duckdb.Error as exc:
-        result.build_error = f"building the models failed: {_one_line(exc)}"
+        log.debug("the model build failed", exc_info=True)
+        result.build_error = f"models not built: {_one_line(exc)}"
     result.build_seconds = time.monotonic() - began
 
 
-def quality(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, int], dict[str, int]]:
-    """Per provider: rows in `calls_rejected`, and `calls` rows with an `unknown` value."""
+def quality(
+    con: duckdb.DuckDBPyConnection, since: datetime | None = None,
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Per provider: rows in `calls_rejected`, and `calls` rows with an `unknown` value;
+    with `since`, only those loaded since then (this run's)."""
+    bound = since or datetime(1, 1, 1, tzinfo=UTC)
     rejected = dict(con.execute(
-        "select provider, count(*) from calls_rejected group by 1").fetchall())
+        "select provider, count(*) from calls_rejected where loaded_at >= ? group by 1",
+        [bound]).fetchall())
     unknown = dict(con.execute(
-        "select provider, count(*) from calls where status = 'unknown' "
-        "or direction = 'unknown' group by 1").fetchall())
+        "select provider, count(*) from calls where synced_at >= ? "
+        "and (status = 'unknown' or direction = 'unknown') group by 1", [bound]).fetchall())
     return rejected, unknown

@@ -1,4 +1,5 @@
-"""The SQL runner: `transforms/macros` -> `staging` (views) -> `marts` (tables), in order.
+"""The SQL runner: `transforms/macros` -> `staging` (views) -> `marts` (tables), in order,
+then `transforms/comments.sql` (what each contract table and column holds).
 
 SQL files are plain DuckDB SQL. `{{ raw_<slug>.<table> }}` names a raw table; where it
 does not exist yet (a provider never synced), an empty relation of the raw table's
@@ -32,6 +33,7 @@ TRANSFORMS = Path(__file__).resolve().parent.parent / "transforms"
 RAW_REF = re.compile(r"\{\{\s*(raw_\w+)\.(\w+)\s*\}\}")
 STAGING_REF = re.compile(r"\bstaging\.(stg_\w+)")
 FIRST_MARTS = ("calls",)  # built before the marts that read them
+COMMENTS = TRANSFORMS / "comments.sql"  # `comment on` every contract table and column
 
 
 @dataclass
@@ -122,6 +124,7 @@ def build(
                 _build_days(con, path.stem, sql)
             else:
                 con.execute(f'create or replace table main."{path.stem}" as {sql}')
+        con.execute(COMMENTS.read_text())  # a rebuilt table has lost its comments
         failpoint("during_build")
         con.execute("commit")
     except BaseException:

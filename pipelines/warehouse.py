@@ -8,16 +8,61 @@ from typing import Any
 import dlt
 import duckdb
 
+from pipelines.errors import UsageError
+
 DEFAULT_WAREHOUSE = Path("data/calls.duckdb")
 DEMO_WAREHOUSE = Path("data/demo.duckdb")
 
+# `--warehouse`, set once by the command line (`use`); it wins over dlt's configuration
+_chosen: Path | None = None
 
-def warehouse_path() -> Path:
-    """The DuckDB file: `DESTINATION__DUCKDB__CREDENTIALS`, else `data/calls.duckdb`."""
-    configured: object = dlt.config.get("destination.duckdb.credentials")
-    if isinstance(configured, str) and configured and configured != ":memory:":
-        return Path(configured.removeprefix("duckdb:///"))
-    return DEFAULT_WAREHOUSE
+
+def use(path: str | Path | None) -> None:
+    """Make `path` the warehouse of this process (the CLI's `--warehouse`; None forgets it).
+
+    Raises:
+        UsageError: `path` is empty or names a directory.
+    """
+    global _chosen
+    if path is not None and (not str(path).strip() or resolve(path).is_dir()):
+        raise UsageError(f"--warehouse {str(path)!r} is not a file: name a DuckDB file, "
+                         "e.g. --warehouse data/calls.duckdb")
+    _chosen = resolve(path) if path is not None else None
+
+
+def resolve(path: str | Path) -> Path:
+    """`path` as an absolute file path: `~` expanded, relative to the working directory.
+
+    dlt does not expand `~` and DuckDB does: both must be handed this one absolute path,
+    or the raw tables and the models end up in two files.
+    """
+    text = str(path).removeprefix("duckdb:///")
+    return Path(text).expanduser().absolute()
+
+
+def warehouse_path(default: Path = DEFAULT_WAREHOUSE) -> Path:
+    """The warehouse file every part of a run uses, absolute.
+
+    `--warehouse` wins, then `DESTINATION__DUCKDB__CREDENTIALS` (dlt's config), then
+    `default` (`data/calls.duckdb`; the demo passes `data/demo.duckdb` and ignores dlt's
+    configuration, so that it never writes into a real warehouse).
+    """
+    if _chosen is not None:
+        return _chosen
+    if default == DEFAULT_WAREHOUSE:
+        configured: object = dlt.config.get("destination.duckdb.credentials")
+        if isinstance(configured, str) and configured.strip() and configured != ":memory:":
+            return resolve(configured.strip())
+    return resolve(default)
+
+
+def missing(warehouse: Path) -> str:
+    """What to do when `warehouse` does not exist: one line for the CLI."""
+    advice = "run `callsync sync` to create it, or point at another file with --warehouse PATH"
+    demo = resolve(DEMO_WAREHOUSE)
+    if demo != warehouse and demo.exists():
+        advice += f" (`callsync demo` wrote {demo})"
+    return f"no warehouse at {warehouse}: {advice}"
 
 
 # DuckDB's default cap is 80 % of RAM: a full model build of 1M calls peaked at 910 MiB

@@ -30,6 +30,13 @@ class Provider:
         """Alternative sets of secret keys; any one set configured means "sync it"."""
         return self.settings.SECRET_KEYS  # type: ignore[no-any-return]
 
+    @property
+    def call_tables(self) -> frozenset[str]:
+        """The raw tables of call records: those with the `started_at` cursor (not SIP
+        configs or live calls)."""
+        tables: Mapping[str, Mapping[str, str]] = self.settings.RAW_COLUMNS
+        return frozenset(t for t, columns in tables.items() if "started_at" in columns)
+
     def raw_columns(self) -> dict[str, str]:
         """`raw_<slug>.<table>` -> a typed, empty select list standing in for the table."""
         tables: Mapping[str, Mapping[str, str]] = self.settings.RAW_COLUMNS

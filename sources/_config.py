@@ -59,10 +59,23 @@ def check_seconds(slug: str, key: str, value: object, default: int) -> int:
 
 
 def check_secret(slug: str, key: str, value: object) -> str:
+    """The configured secret, stripped; a `ConfigError` naming the key when it is unset or
+    still a placeholder (the value itself is never repeated)."""
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(slug, f"set {where(slug, key)} in .dlt/secrets.toml or the "
                           "environment")
+    if is_placeholder(value):
+        raise ConfigError(slug, f"{where(slug, key)} still holds a placeholder (`...` or "
+                          "`your-...` from secrets.toml.example): set the real value, or "
+                          f"delete the key to skip {slug}")
     return value.strip()
+
+
+def is_placeholder(value: str) -> bool:
+    """`...`, `<...>` or `your-...`: a value copied from an example, not a credential."""
+    text = value.strip().lower()
+    return text.strip(".…") == "" or text.startswith(("your-", "your_")) or (
+        text.startswith("<") and text.endswith(">"))
 
 
 def check_page_size(slug: str, page_size: object, largest: int = 1000) -> int:

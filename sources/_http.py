@@ -94,6 +94,7 @@ class Meter:
     received: int = 0  # call records of the sync window's walks (follow-ups not counted)
     followed: int = 0  # call records fetched again for unfinished calls
     _counts: list[int | None] = field(default_factory=list, repr=False, compare=False)
+    expected: int | None = None  # call records the API said the walks hold, where it says
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def count(self, pages: int = 0, requests: int = 0, records: int = 0, received: int = 0,
@@ -119,6 +120,12 @@ class Meter:
         if not counts or any(c is None for c in counts):
             return None
         return sum(c for c in counts if c is not None)
+
+    def expect(self, records: int) -> None:
+        """A walk's first page said how many records it holds (jambonz `total`, Unpod
+        `count`): progress can then estimate what is left."""
+        with self._lock:
+            self.expected = (self.expected or 0) + records
 
 
 @dataclass
@@ -210,7 +217,7 @@ class Http:
                 raise ProviderError(self.provider, f"{where}: response larger than "
                                     f"{self.policy.max_bytes} bytes; cut off") from None
             except httpx.TransportError as exc:
-                last = f"{type(exc).__name__}"
+                last = redact(_transport_error(exc, url), self._secrets())
                 self._backoff(attempt, None, where, last)
                 continue
             if status in RETRY_STATUSES:
@@ -231,7 +238,8 @@ class Http:
                 last = "a body that is not JSON"
                 self._backoff(attempt, None, where, last)
         raise ProviderError(self.provider, f"{where} still failing after "
-                            f"{self.policy.attempts} attempts (last: {last})")
+                            f"{self.policy.attempts} attempts (last: {last})"
+                            f"{_transport_hint(last)}")
 
     def _send(
         self, method: str, url: str, params: Mapping[str, Any] | None,
@@ -293,6 +301,22 @@ def _retry_after_seconds(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def _transport_error(exc: httpx.TransportError, url: str) -> str:
+    """`ConnectError connecting to api.example.com:443: [Errno 111] Connection refused`:
+    the host and port, never the rest of the URL (user info or a query may hold a key)."""
+    _, host, port = _origin(url)
+    reason = " ".join(str(exc).split())[:160]
+    verb = "connecting to" if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout) \
+        else "from"
+    return f"{type(exc).__name__} {verb} {host}:{port}" + (f": {reason}" if reason else "")
+
+
+def _transport_hint(last: str) -> str:
+    if " connecting to " in last:
+        return "; check base_url and that this machine can reach that host"
+    return ""
 
 
 def _hint(status: int) -> str:

@@ -140,6 +140,8 @@ def walk(
                 n = len(records)
                 http.meter.count(pages=1, records=n, received=n if tally else 0,
                                  followed=0 if tally else n)
+                if read == 1 and api_count is not None:
+                    http.meter.expect(api_count)  # progress can estimate what is left
                 yield records
         except GeneratorExit:
             stopped = stopped or pending is not None  # closed before the last page

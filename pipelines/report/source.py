@@ -10,7 +10,7 @@ from typing import Any
 import duckdb
 
 from pipelines.transform import table_exists
-from pipelines.warehouse import connect
+from pipelines.warehouse import connect, missing
 
 
 class ReportError(Exception):
@@ -38,7 +38,7 @@ def open_source(warehouse: Path) -> Iterator[tuple[Path, duckdb.DuckDBPyConnecti
     """
     path = source_path(warehouse)
     if not path.is_file():
-        raise ReportError(f"no warehouse at {warehouse} yet: run `callsync sync` first")
+        raise ReportError(missing(warehouse))
     try:
         con = connect(path, read_only=True)
     except duckdb.IOException as exc:

@@ -68,7 +68,8 @@ def test_check_without_a_warehouse_says_to_sync_first(warehouse: Path, isolated:
     run = callsync("check", "--fail-on", "error", cwd=isolated)
     assert run.code == 2
     assert run.err.splitlines() == [
-        f"error: no warehouse at {warehouse} yet: run `callsync sync` first"]
+        f"error: no warehouse at {warehouse}: run `callsync sync` to create it, or point at "
+        "another file with --warehouse PATH"]
     assert not warehouse.parent.exists()  # no file, no lock, no folder
 
 

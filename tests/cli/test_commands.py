@@ -18,9 +18,9 @@ def test_sync_prints_a_summary_then_status_and_transform_agree(
     run = callsync("sync", cwd=isolated)
     assert run.code == 0, run.err
     header, line = run.out.splitlines()[:2]
-    assert header.split()[:5] == ["provider", "pages", "records", "new", "updated"]
+    assert header.split()[:6] == ["provider", "pages", "records", "others", "new", "updated"]
     calls = query(warehouse, "select count(*) from calls")[0][0]
-    assert line.split()[0] == "bland" and int(line.split()[3]) == calls
+    assert line.split()[0] == "bland" and int(line.split()[4]) == calls
 
     status = callsync("status", cwd=isolated)
     assert status.code == 0, status.err

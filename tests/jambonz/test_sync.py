@@ -296,9 +296,10 @@ def test_configuration_errors_fail_before_any_request(
     override: dict[str, Any], named: str,
 ) -> None:
     configure(monkeypatch, sim, "jambonz", **override)
-    result = run(sim, warehouse)
-    assert not result.ok and named in (result.providers[0].error or "")
-    assert sim.requests == []
+    with pytest.raises(sync.Refused) as refused:
+        run(sim, warehouse)
+    assert named in str(refused.value)
+    assert sim.requests == [] and not warehouse.exists()
 
 
 def test_docs_forms_load_the_same_calls_as_the_servers(

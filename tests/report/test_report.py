@@ -243,8 +243,8 @@ def test_a_missing_or_empty_warehouse_says_to_sync_first(
 ) -> None:
     missing = callsync_here("report", capsys=capsys)
     assert missing.code == 2
-    assert missing.err == (f"error: no warehouse at {empty_warehouse} yet: "
-                           "run `callsync sync` first\n")
+    assert missing.err == (f"error: no warehouse at {empty_warehouse}: run `callsync sync` "
+                           "to create it, or point at another file with --warehouse PATH\n")
 
     empty_warehouse.parent.mkdir()
     duckdb.connect(str(empty_warehouse)).close()  # a DuckDB file without tables

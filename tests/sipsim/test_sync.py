@@ -280,8 +280,9 @@ def test_configuration_errors_fail_before_any_request(
     override: dict[str, Any], names: list[str],
 ) -> None:
     configure(monkeypatch, sim, "sipsim", **override)
-    result = sync.run(warehouse, names=["sipsim"])
-    error = result.providers[0].error or ""
-    assert not result.ok and all(name in error for name in names), error
+    with pytest.raises(sync.Refused) as refused:
+        sync.run(warehouse, names=["sipsim"])
+    error = str(refused.value)
+    assert all(name in error for name in names) and not warehouse.exists(), error
     assert "\n" not in error and sipsim(sim).client_id not in error
     assert sim.requests == []

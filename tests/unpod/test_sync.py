@@ -287,9 +287,10 @@ def test_configuration_errors_name_the_key_before_any_request(
     override: dict[str, Any], named: str,
 ) -> None:
     configure(monkeypatch, sim, "unpod", **override)
-    result = sync.run(warehouse, names=["unpod"])
-    error = result.providers[0].error or ""
-    assert not result.ok and named in error and "\n" not in error
+    with pytest.raises(sync.Refused) as refused:
+        sync.run(warehouse, names=["unpod"])
+    error = str(refused.value)
+    assert named in error and "\n" not in error and not warehouse.exists()
     assert sim.requests == []
     assert unpod(sim).api_token not in error
 
