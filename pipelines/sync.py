@@ -141,7 +141,10 @@ def run(
     with WarehouseLock(warehouse):
         # calls left unfinished are fetched again (not on a backfill: its window is fixed);
         # the warehouse is read under the lock, so those sources are made again with them
-        unfinished = read_unfinished(warehouse) if start is None and end is None else {}
+        try:
+            unfinished = read_unfinished(warehouse) if start is None and end is None else {}
+        except duckdb.Error as exc:  # e.g. --warehouse names a file that is not DuckDB's
+            raise ConfigError("callsync", one_line(exc)) from None
         for slug in sources:
             if unfinished.get(slug):
                 sources[slug] = _make_source(PROVIDERS[slug], overrides, start, end,

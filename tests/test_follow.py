@@ -233,8 +233,8 @@ def test_a_malformed_max_follow_seconds_fails_before_any_request(
 
     done = callsync_here("sync", "--source", slug, capsys=capsys)
 
-    assert done.code != 0
+    assert done.code == 2  # the only provider asked for is refused: a configuration error
     assert [line for line in done.err.splitlines() if line.strip()] == [
-        f"failed: {slug}: sources.{slug}.max_follow_seconds (env SOURCES__{slug.upper()}__"
+        f"error: {slug}: sources.{slug}.max_follow_seconds (env SOURCES__{slug.upper()}__"
         "MAX_FOLLOW_SECONDS): 'a day' is not a whole number of seconds >= 0"]
     assert sim.requests == []

@@ -96,15 +96,15 @@ def test_a_failure_inside_dlt_names_its_cause_and_nothing_is_claimed_done(
 
     run = callsync("sync", cwd=isolated)
 
-    assert run.code == 1
+    # the warehouse is read (the calls still followed) before any request: one line, exit 2
+    assert run.code == 2
     assert "Traceback" not in run.err and "models built" not in run.out
-    failed = [line for line in run.err.splitlines() if line.startswith("failed:")]
-    assert len(failed) == 2, run.err
-    provider, build = failed
-    assert provider.startswith("failed: bland: IOException: ") and "step=" not in provider
-    assert "not a valid DuckDB database file" in provider
-    assert "names a DuckDB file" in provider  # what to do
-    assert build.startswith("failed: models not built: IOException: ")
+    [error] = run.err.splitlines()
+    assert error.startswith("error: callsync: IOException: ") and "step=" not in error
+    assert "not a valid DuckDB database file" in error
+    assert "names a DuckDB file" in error  # what to do
+    assert sim.requests == []
+    assert warehouse.read_text() == "these are my notes, not a database\n"
 
 
 @pytest.mark.parametrize("window", [
