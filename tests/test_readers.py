@@ -168,7 +168,7 @@ def test_publish_needs_a_warehouse_and_waits_for_no_writer(
     sim: Simulator, warehouse: Path, isolated: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     missing = callsync("publish", cwd=isolated)
-    assert missing.code == 2 and "run `callsync sync` first" in missing.err
+    assert missing.code == 2 and "run `callsync sync` to create it" in missing.err
     configure(monkeypatch, sim, "unpod")
     assert callsync("sync", cwd=isolated).code == 0
     with WarehouseLock(warehouse):
