@@ -65,12 +65,14 @@ def check_secret(slug: str, key: str, value: object) -> str:
     return value.strip()
 
 
-def check_page_size(slug: str, page_size: object, largest: int = 1000) -> int:
+def check_page_size(slug: str, page_size: object, largest: int, smallest: int = 1) -> int:
+    """`page_size` as a whole number in `smallest..largest` (the API's limits), or a
+    `ConfigError` naming the key."""
     try:
         size = int(str(page_size))
     except ValueError:
         size = 0
-    if not 1 <= size <= largest:
+    if not smallest <= size <= largest:
         raise ConfigError(slug, f"{where(slug, 'page_size')}: {page_size!r} is not a whole "
-                          f"number from 1 to {largest}")
+                          f"number from {smallest} to {largest}")
     return size

@@ -17,7 +17,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sources._http import Http
+from sources._http import Http, ProviderError
 from sources._time import parse_timestamp
 
 # Every raw call table has these columns: the parsed id and cursor (per the contract's
@@ -67,6 +67,19 @@ class Paginator(Protocol):
     def update_request(self, params: dict[str, Any]) -> str | None:
         """Set the next page's params; return a full URL to fetch instead, if any."""
         ...
+
+
+def data_list(slug: str, where: str, *keys: str) -> Callable[[Any], list[Any]]:
+    """The reader of a page's record list, found under `keys` (e.g. `data`, `calls`):
+    a body without that list raises a `ProviderError` naming `where` (the endpoint)."""
+    def read(body: Any) -> list[Any]:
+        value = body
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        if not isinstance(value, list):
+            raise ProviderError(slug, f"{where}: response has no {'.'.join(keys)} list")
+        return value
+    return read
 
 
 # A numbered walk keeps this many pages requested beyond the next one (its paginator's

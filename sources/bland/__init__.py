@@ -77,7 +77,7 @@ def bland_source(
     url = check_base_url(SLUG, base_url)
     start = check_start_date(SLUG, start_date)
     lag = check_lookback(SLUG, lookback)
-    size = check_page_size(SLUG, page_size)
+    size = check_page_size(SLUG, page_size, settings.MAX_PAGE_SIZE)
     follow = spans(followed(SLUG, unfinished, max_follow_seconds, now(clock), backfill))
     client = BlandClient(connect(key, url, retry, meter), page_size=size)
     resources = [_sip_calls(client, number, start, lag, backfill) for number in numbers]

@@ -19,7 +19,13 @@ import dlt
 import pyarrow as pa
 from dlt.sources import DltResource
 
-from sources._config import check_base_url, check_lookback, check_secret, check_start_date
+from sources._config import (
+    check_base_url,
+    check_lookback,
+    check_page_size,
+    check_secret,
+    check_start_date,
+)
 from sources._follow import Unfinished, followed, span
 from sources._http import Meter, RetryPolicy
 from sources._pages import batched, call_cursor
@@ -27,7 +33,6 @@ from sources.jambonz import settings
 from sources.jambonz.client import (
     JambonzClient,
     check_account_sid,
-    check_page_size,
     connect,
     live_calls_table,
     recent_calls_table,
@@ -85,7 +90,7 @@ def jambonz_source(
     url = check_base_url(SLUG, base_url)
     start = check_start_date(SLUG, start_date)
     lag = check_lookback(SLUG, lookback)
-    count = check_page_size(page_size)
+    count = check_page_size(SLUG, page_size, settings.MAX_PAGE_SIZE)
     window_end = (clock or _now)()
     follow = span(followed(SLUG, unfinished, max_follow_seconds, window_end, backfill))
     client = JambonzClient(connect(key, url, retry, meter), sid, page_size=count)

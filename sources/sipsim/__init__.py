@@ -19,7 +19,7 @@ import pyarrow as pa
 from dlt.common.typing import TSecretStrValue
 from dlt.sources import DltResource
 
-from sources._config import check_base_url, check_lookback, check_start_date
+from sources._config import check_base_url, check_lookback, check_page_size, check_start_date
 from sources._follow import Unfinished, followed, now
 from sources._http import Meter, RetryPolicy
 from sources._pages import batched, call_cursor
@@ -28,7 +28,6 @@ from sources.sipsim.client import (
     SipsimClient,
     calls_table,
     check_credentials,
-    check_page_size,
     connect,
 )
 
@@ -79,7 +78,8 @@ def sipsim_source(
     token = check_base_url(SLUG, token_url, key="token_url")
     start = check_start_date(SLUG, start_date)
     lag = check_lookback(SLUG, lookback)
-    size = check_page_size(page_size)
+    size = check_page_size(SLUG, page_size, settings.MAX_PAGE_SIZE,
+                           settings.MIN_PAGE_SIZE)
     client = SipsimClient(connect(credentials, url, token, retry, meter), page_size=size)
     follow = followed(SLUG, unfinished, max_follow_seconds, now(clock), backfill)
     cursor = call_cursor(start, lag, backfill, open_end=datetime.now(UTC))

@@ -20,7 +20,13 @@ import dlt
 import pyarrow as pa
 from dlt.sources import DltResource
 
-from sources._config import check_base_url, check_lookback, check_secret, check_start_date
+from sources._config import (
+    check_base_url,
+    check_lookback,
+    check_page_size,
+    check_secret,
+    check_start_date,
+)
 from sources._follow import Unfinished, followed, now, span
 from sources._http import Meter, RetryPolicy
 from sources._pages import FAR_FUTURE, batched, call_cursor
@@ -29,7 +35,6 @@ from sources.unpod.client import (
     UnpodClient,
     calls_table,
     check_org_handle,
-    check_page_size,
     connect,
 )
 
@@ -78,7 +83,8 @@ def unpod_source(
     url = check_base_url(SLUG, base_url)
     start = check_start_date(SLUG, start_date)
     lag = check_lookback(SLUG, lookback)
-    size = check_page_size(settings.PAGE_SIZE if page_size is None else page_size)
+    size = check_page_size(SLUG, settings.PAGE_SIZE if page_size is None else page_size,
+                           settings.MAX_PAGE_SIZE)
     client = UnpodClient(connect(token, handle, url, retry, meter), handle, page_size=size)
     follow = span(followed(SLUG, unfinished, max_follow_seconds, now(clock), backfill))
     cursor = call_cursor(start, lag, backfill, row_order="desc")
