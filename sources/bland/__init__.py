@@ -20,13 +20,14 @@ from dlt.sources import DltResource
 
 from sources._config import (
     check_base_url,
+    check_http,
     check_lookback,
     check_page_size,
     check_secret,
     check_start_date,
 )
 from sources._follow import Unfinished, followed, now, spans
-from sources._http import Meter, RetryPolicy
+from sources._http import Meter
 from sources._pages import batched, call_cursor
 from sources._secrets import drop_credentials
 from sources.bland import settings
@@ -45,7 +46,10 @@ def bland_source(
     lookback: Any = None,
     page_size: Any = settings.PAGE_SIZE,
     backfill: tuple[datetime, datetime | None] | None = None,
-    retry: RetryPolicy | None = None,
+    requests_per_second: Any | None = dlt.config.value,
+    max_attempts: Any | None = dlt.config.value,
+    timeout_seconds: Any | None = dlt.config.value,
+    max_response_bytes: Any | None = dlt.config.value,
     meter: Meter | None = None,
     max_follow_seconds: Any = None,
     unfinished: Sequence[Unfinished] | None = None,
@@ -61,7 +65,10 @@ def bland_source(
         lookback: Seconds re-read behind the cursor on every sync. Default 3600.
         page_size: Records per page requested.
         backfill: `(start, end)` window to reload without moving the cursor.
-        retry: Retry, timeout and rate-cap policy of the HTTP session.
+        requests_per_second: At most this many requests start per second. Default: no cap.
+        max_attempts: Tries per request (transient failures are retried). Default 5.
+        timeout_seconds: Per request. Default 30.
+        max_response_bytes: A larger response is cut off as an error. Default 64 MiB.
         meter: Counts pages and requests for the sync summary.
         max_follow_seconds: How long after its start an unfinished call is still
             fetched again. Default 86400.
@@ -75,11 +82,13 @@ def bland_source(
     key = check_secret(SLUG, "api_key", api_key)
     numbers = check_phone_numbers(phone_numbers)
     url = check_base_url(SLUG, base_url)
+    policy = check_http(SLUG, requests_per_second, max_attempts, timeout_seconds,
+                        max_response_bytes)
     start = check_start_date(SLUG, start_date)
     lag = check_lookback(SLUG, lookback)
     size = check_page_size(SLUG, page_size, settings.MAX_PAGE_SIZE)
     follow = spans(followed(SLUG, unfinished, max_follow_seconds, now(clock), backfill))
-    client = BlandClient(connect(key, url, retry, meter), page_size=size)
+    client = BlandClient(connect(key, url, policy, meter), page_size=size)
     resources = [_sip_calls(client, number, start, lag, backfill) for number in numbers]
     resources += [_sip_calls_followed(client, number, follow[number][0])
                   for number in numbers if number in follow]

@@ -21,13 +21,14 @@ from dlt.sources import DltResource
 
 from sources._config import (
     check_base_url,
+    check_http,
     check_lookback,
     check_page_size,
     check_secret,
     check_start_date,
 )
 from sources._follow import Unfinished, followed, span
-from sources._http import Meter, RetryPolicy
+from sources._http import Meter
 from sources._pages import batched, call_cursor
 from sources.jambonz import settings
 from sources.jambonz.client import (
@@ -56,7 +57,10 @@ def jambonz_source(
     lookback: int | None = None,
     page_size: int = settings.PAGE_SIZE,
     backfill: tuple[datetime, datetime | None] | None = None,
-    retry: RetryPolicy | None = None,
+    requests_per_second: Any | None = dlt.config.value,
+    max_attempts: Any | None = dlt.config.value,
+    timeout_seconds: Any | None = dlt.config.value,
+    max_response_bytes: Any | None = dlt.config.value,
     meter: Meter | None = None,
     clock: Callable[[], datetime] | None = None,
     max_follow_seconds: Any = None,
@@ -73,7 +77,10 @@ def jambonz_source(
         page_size: RecentCalls records per page (`count`, 1 to 500).
         backfill: `(start, end)` window to reload without moving the cursor; no end
             means up to the sync's start.
-        retry: Retry, timeout and rate-cap policy of the HTTP session.
+        requests_per_second: At most this many requests start per second. Default: no cap.
+        max_attempts: Tries per request (transient failures are retried). Default 5.
+        timeout_seconds: Per request. Default 30.
+        max_response_bytes: A larger response is cut off as an error. Default 64 MiB.
         meter: Counts pages and requests for the sync summary.
         clock: The sync's start time (the `end` bound sent, and now for
             `max_follow_seconds`); wall clock unless pinned.
@@ -88,12 +95,14 @@ def jambonz_source(
     key = check_secret(SLUG, "api_key", api_key)
     sid = check_account_sid(account_sid)
     url = check_base_url(SLUG, base_url)
+    policy = check_http(SLUG, requests_per_second, max_attempts, timeout_seconds,
+                        max_response_bytes)
     start = check_start_date(SLUG, start_date)
     lag = check_lookback(SLUG, lookback)
     count = check_page_size(SLUG, page_size, settings.MAX_PAGE_SIZE)
     window_end = (clock or _now)()
     follow = span(followed(SLUG, unfinished, max_follow_seconds, window_end, backfill))
-    client = JambonzClient(connect(key, url, retry, meter), sid, page_size=count)
+    client = JambonzClient(connect(key, url, policy, meter), sid, page_size=count)
     resources = [_recent_calls(client, start, lag, backfill, window_end), live_calls(client)]
     if follow:
         resources.append(recent_calls_followed(client, *follow))

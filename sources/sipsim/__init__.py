@@ -19,9 +19,15 @@ import pyarrow as pa
 from dlt.common.typing import TSecretStrValue
 from dlt.sources import DltResource
 
-from sources._config import check_base_url, check_lookback, check_page_size, check_start_date
+from sources._config import (
+    check_base_url,
+    check_http,
+    check_lookback,
+    check_page_size,
+    check_start_date,
+)
 from sources._follow import Unfinished, followed, now
-from sources._http import Meter, RetryPolicy
+from sources._http import Meter
 from sources._pages import batched, call_cursor
 from sources.sipsim import settings
 from sources.sipsim.client import (
@@ -45,7 +51,10 @@ def sipsim_source(
     lookback: int | None = None,
     page_size: int = settings.PAGE_SIZE,
     backfill: tuple[datetime, datetime | None] | None = None,
-    retry: RetryPolicy | None = None,
+    requests_per_second: Any | None = dlt.config.value,
+    max_attempts: Any | None = dlt.config.value,
+    timeout_seconds: Any | None = dlt.config.value,
+    max_response_bytes: Any | None = dlt.config.value,
     meter: Meter | None = None,
     max_follow_seconds: Any = None,
     unfinished: Sequence[Unfinished] | None = None,
@@ -63,7 +72,10 @@ def sipsim_source(
         lookback: Seconds re-read behind the cursor on every sync. Default 3600.
         page_size: Records per page requested (`limit`, 20..1000).
         backfill: `(start, end)` window to reload without moving the cursor (end: now).
-        retry: Retry, timeout and rate-cap policy of the HTTP session.
+        requests_per_second: At most this many requests start per second. Default: no cap.
+        max_attempts: Tries per request (transient failures are retried). Default 5.
+        timeout_seconds: Per request. Default 30.
+        max_response_bytes: A larger response is cut off as an error. Default 64 MiB.
         meter: Counts pages and requests for the sync summary.
         max_follow_seconds: How long after its start an unfinished call is still
             fetched again. Default 86400.
@@ -75,12 +87,14 @@ def sipsim_source(
     """
     credentials = check_credentials(access_token, client_id, client_secret)
     url = check_base_url(SLUG, base_url)
+    policy = check_http(SLUG, requests_per_second, max_attempts, timeout_seconds,
+                        max_response_bytes)
     token = check_base_url(SLUG, token_url, key="token_url")
     start = check_start_date(SLUG, start_date)
     lag = check_lookback(SLUG, lookback)
     size = check_page_size(SLUG, page_size, settings.MAX_PAGE_SIZE,
                            settings.MIN_PAGE_SIZE)
-    client = SipsimClient(connect(credentials, url, token, retry, meter), page_size=size)
+    client = SipsimClient(connect(credentials, url, token, policy, meter), page_size=size)
     follow = followed(SLUG, unfinished, max_follow_seconds, now(clock), backfill)
     cursor = call_cursor(start, lag, backfill, open_end=datetime.now(UTC))
     resources = [calls(client, cursor)]
