@@ -36,24 +36,24 @@ RAW_CALL_SCHEMA = pa.schema([
 ])
 
 
-FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
-
-
 def call_cursor(
     start: datetime, lag: int, backfill: tuple[datetime, datetime | None] | None,
-    row_order: Literal["asc", "desc"] | None = None, open_end: datetime = FAR_FUTURE,
+    row_order: Literal["asc", "desc"] | None = None, now: datetime | None = None,
 ) -> dlt.sources.incremental[datetime]:
-    """The incremental on a raw call table's `started_at`, with `call_id` breaking ties.
+    """The incremental on a raw call table's `started_at`, with `call_id` breaking ties:
+    the one declaration of a call resource's cursor (its default argument).
 
-    A sync starts at the stored cursor minus `lag` (or `start` the first time). A backfill
-    is a closed window `[start, end)`: an end value keeps dlt from reading or moving the
-    stored cursor, so one without `--end` runs to `open_end` (default: beyond any call).
+    A sync starts at the stored cursor minus `lag` (or `start` the first time) and has no
+    end value. A backfill is the window `[start, end)`; dlt neither reads nor moves the
+    stored cursor of an incremental with an end value, so a backfill without `--end` ends
+    at `now`, the sync's start (the contract: "an end in the future means now").
     """
     common: dict[str, Any] = {"row_order": row_order, "on_cursor_value_missing": "include",
                               "primary_key": "call_id"}
     if backfill:
+        end = backfill[1] or now or datetime.now(UTC)
         return dlt.sources.incremental("started_at", initial_value=backfill[0],
-                                       end_value=backfill[1] or open_end, **common)
+                                       end_value=end, **common)
     return dlt.sources.incremental("started_at", initial_value=start, lag=lag, **common)
 
 

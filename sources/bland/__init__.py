@@ -87,9 +87,11 @@ def bland_source(
     start = check_start_date(SLUG, start_date)
     lag = check_lookback(SLUG, lookback)
     size = check_page_size(SLUG, page_size, settings.MAX_PAGE_SIZE)
-    follow = spans(followed(SLUG, unfinished, max_follow_seconds, now(clock), backfill))
     client = BlandClient(connect(key, url, policy, meter), page_size=size)
-    resources = [_sip_calls(client, number, start, lag, backfill) for number in numbers]
+    began = now(clock)
+    follow = spans(followed(SLUG, unfinished, max_follow_seconds, began, backfill))
+    resources = [_sip_calls(client, number, call_cursor(start, lag, backfill, "desc", began))
+                 for number in numbers]
     resources += [_sip_calls_followed(client, number, follow[number][0])
                   for number in numbers if number in follow]
     resources.append(sip_configs(client, numbers))
@@ -113,31 +115,23 @@ def sip_calls_followed(client: BlandClient, phone_number: str, oldest: datetime
     yield from batched(calls_table(records, phone_number) for records in pages)
 
 
-def _sip_calls(
-    client: BlandClient, phone_number: str, start: datetime, lag: int,
-    backfill: tuple[datetime, datetime | None] | None,
-) -> DltResource:
+def _sip_calls(client: BlandClient, phone_number: str,
+               incremental: dlt.sources.incremental[datetime]) -> DltResource:
     """The `sip_calls` resource of one phone number (its own cursor in dlt state)."""
-    cursor = call_cursor(start, lag, backfill, row_order="desc")
-    return dlt.resource(
-        sip_calls, name=f"sip_calls_{phone_number.lstrip('+')}", table_name="sip_calls",
-        write_disposition="append", parallelized=True,  # numbers are read concurrently
-    )(client, phone_number, cursor=cursor)
 
+    @dlt.resource(name=f"sip_calls_{phone_number.lstrip('+')}", table_name="sip_calls",
+                  write_disposition="append", parallelized=True)  # numbers read concurrently
+    def sip_calls(cursor: dlt.sources.incremental[datetime] = incremental
+                  ) -> Iterator[pa.Table]:
+        """One phone number's SIP call log, newest first, in tables of many pages.
 
-def sip_calls(
-    client: BlandClient,
-    phone_number: str,
-    cursor: dlt.sources.incremental[datetime] = dlt.sources.incremental(  # noqa: B008
-        settings.CURSOR_FIELD),
-) -> Iterator[pa.Table]:
-    """One phone number's SIP call log, newest first, in tables of many pages.
+        The walk stops at the first page reaching before the bound incremental's
+        lag-applied start, so a sync with nothing new reads one page.
+        """
+        pages = client.sip_call_pages(phone_number, cursor.start_value)
+        yield from batched(calls_table(records, phone_number) for records in pages)
 
-    The walk stops at the first page reaching before the bound incremental's lag-applied
-    start, so a sync with nothing new reads one page.
-    """
-    pages = client.sip_call_pages(phone_number, cursor.start_value)
-    yield from batched(calls_table(records, phone_number) for records in pages)
+    return sip_calls()
 
 
 @dlt.resource(

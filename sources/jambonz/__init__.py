@@ -12,7 +12,7 @@ times, by `recent_calls_followed`, which has no cursor, into the same table.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import dlt
@@ -27,7 +27,7 @@ from sources._config import (
     check_secret,
     check_start_date,
 )
-from sources._follow import Unfinished, followed, span
+from sources._follow import Unfinished, followed, now, span
 from sources._http import Meter
 from sources._pages import batched, call_cursor
 from sources.jambonz import settings
@@ -100,47 +100,35 @@ def jambonz_source(
     start = check_start_date(SLUG, start_date)
     lag = check_lookback(SLUG, lookback)
     count = check_page_size(SLUG, page_size, settings.MAX_PAGE_SIZE)
-    window_end = (clock or _now)()
+    window_end = now(clock)
     follow = span(followed(SLUG, unfinished, max_follow_seconds, window_end, backfill))
     client = JambonzClient(connect(key, url, policy, meter), sid, page_size=count)
-    resources = [_recent_calls(client, start, lag, backfill, window_end), live_calls(client)]
+    cursor = call_cursor(start, lag, backfill, "desc", window_end)
+    resources = [_recent_calls(client, cursor, window_end), live_calls(client)]
     if follow:
         resources.append(recent_calls_followed(client, *follow))
     return resources
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+def _recent_calls(client: JambonzClient, incremental: dlt.sources.incremental[datetime],
+                  window_end: datetime) -> DltResource:
+    """The `recent_calls` resource, `incremental` its cursor (the default argument)."""
 
+    @dlt.resource(name="recent_calls", write_disposition="append",
+                  columns=_columns("recent_calls"))
+    def recent_calls(cursor: dlt.sources.incremental[datetime] = incremental
+                     ) -> Iterator[pa.Table]:
+        """The account's CDRs attempted since the cursor (lag applied), page by page.
 
-def _recent_calls(
-    client: JambonzClient, start: datetime, lag: int,
-    backfill: tuple[datetime, datetime | None] | None, window_end: datetime,
-) -> DltResource:
-    """The `recent_calls` resource with its incremental (a fixed window on a backfill)."""
-    cursor = call_cursor(start, lag, backfill, row_order="desc", open_end=window_end)
-    return dlt.resource(
-        recent_calls, name="recent_calls", write_disposition="append",
-        columns=_columns("recent_calls"),
-    )(client, window_end, cursor=cursor)
+        The incremental's start and end (a backfill's; on a sync, the sync's start) are
+        sent as the server-side `start`/`end` filter, so a sync with nothing new reads
+        one page.
+        """
+        pages = client.recent_call_pages(cursor.start_value, cursor.end_value or window_end)
+        yield from batched(recent_calls_table(records, client.account_sid, client.base_url)
+                           for records in pages)
 
-
-def recent_calls(
-    client: JambonzClient,
-    window_end: datetime,
-    cursor: dlt.sources.incremental[datetime] = dlt.sources.incremental(  # noqa: B008
-        settings.CURSOR_FIELD),
-) -> Iterator[pa.Table]:
-    """The account's CDRs attempted since the cursor (lag applied), page by page.
-
-    The incremental's start (and a backfill's end, else the sync's start) is sent as the
-    server-side `start`/`end` filter, so a sync with nothing new reads one page.
-    """
-    start = cursor.start_value
-    end = cursor.end_value or window_end
-    pages = client.recent_call_pages(start, end)
-    yield from batched(recent_calls_table(records, client.account_sid, client.base_url)
-                       for records in pages)
+    return recent_calls()
 
 
 @dlt.resource(name="calls", write_disposition="replace", columns=_columns("calls"))

@@ -11,7 +11,7 @@ newest fetch of each call. Unfinished calls (`unfinished`) are fetched again by 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import dlt
@@ -95,32 +95,33 @@ def sipsim_source(
     size = check_page_size(SLUG, page_size, settings.MAX_PAGE_SIZE,
                            settings.MIN_PAGE_SIZE)
     client = SipsimClient(connect(credentials, url, token, policy, meter), page_size=size)
-    follow = followed(SLUG, unfinished, max_follow_seconds, now(clock), backfill)
-    cursor = call_cursor(start, lag, backfill, open_end=datetime.now(UTC))
-    resources = [calls(client, cursor)]
+    began = now(clock)
+    follow = followed(SLUG, unfinished, max_follow_seconds, began, backfill)
+    resources = [_calls(client, call_cursor(start, lag, backfill, now=began))]
     if follow:
         resources.append(calls_followed(client, [call.call_id for call in follow]))
     return resources
 
 
-@dlt.resource(name="calls", write_disposition="append")
-def calls(
-    client: SipsimClient,
-    # dlt's idiom: the incremental is the default argument, dlt injects the bound one
-    cursor: dlt.sources.incremental[datetime] = dlt.sources.incremental(  # noqa: B008
-        settings.CURSOR_COLUMN),
-) -> Iterator[pa.Table]:
-    """Every call registered in the cursor's window, page by page, in the API's order.
+def _calls(client: SipsimClient, incremental: dlt.sources.incremental[datetime]
+           ) -> DltResource:
+    """The `calls` resource, `incremental` its cursor (dlt's idiom: the default argument,
+    for which dlt passes the bound one)."""
 
-    Args:
-        client: The SIPSIM client.
-        cursor: The bound incremental: its lag-applied `start_value` is sent as the
-            `start_time` filter and its `end_value` (a backfill's end) as `end_time`.
-    """
-    since = cursor.start_value
-    assert since is not None, "the incremental always has an initial value"
-    pages = client.call_pages(since, cursor.end_value)
-    yield from batched(calls_table(records) for records in pages)
+    @dlt.resource(name="calls", write_disposition="append")
+    def calls(cursor: dlt.sources.incremental[datetime] = incremental) -> Iterator[pa.Table]:
+        """Every call registered in the cursor's window, page by page, in the API's order.
+
+        Args:
+            cursor: The bound incremental: its lag-applied `start_value` is sent as the
+                `start_time` filter and its `end_value` (a backfill's end) as `end_time`.
+        """
+        since = cursor.start_value
+        assert since is not None, "the incremental always has an initial value"
+        pages = client.call_pages(since, cursor.end_value)
+        yield from batched(calls_table(records) for records in pages)
+
+    return calls()
 
 
 @dlt.resource(name="calls_followed", table_name="calls", write_disposition="append")

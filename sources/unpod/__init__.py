@@ -30,7 +30,7 @@ from sources._config import (
 )
 from sources._follow import Unfinished, followed, now, span
 from sources._http import Meter
-from sources._pages import FAR_FUTURE, batched, call_cursor
+from sources._pages import batched, call_cursor
 from sources.unpod import settings
 from sources.unpod.client import (
     UnpodClient,
@@ -95,32 +95,32 @@ def unpod_source(
     size = check_page_size(SLUG, settings.PAGE_SIZE if page_size is None else page_size,
                            settings.MAX_PAGE_SIZE)
     client = UnpodClient(connect(token, handle, url, policy, meter), handle, page_size=size)
-    follow = span(followed(SLUG, unfinished, max_follow_seconds, now(clock), backfill))
-    cursor = call_cursor(start, lag, backfill, row_order="desc")
-    resources = [call_logs(client, cursor)]
+    began = now(clock)
+    follow = span(followed(SLUG, unfinished, max_follow_seconds, began, backfill))
+    resources = [_call_logs(client, call_cursor(start, lag, backfill, "desc", began))]
     if follow:
         resources.append(call_logs_followed(client, *follow))
     return resources
 
 
-@dlt.resource(name="call_logs", write_disposition="append")
-def call_logs(
-    client: UnpodClient,
-    created: dlt.sources.incremental[datetime] = dlt.sources.incremental(  # noqa: B008 (dlt's idiom: bound anew per run)
-        settings.CURSOR_COLUMN, row_order="desc", on_cursor_value_missing="include",
-        primary_key="call_id"),
-) -> Iterator[pa.Table]:
-    """The organization's call logs, page by page, newest first.
+def _call_logs(client: UnpodClient, incremental: dlt.sources.incremental[datetime]
+               ) -> DltResource:
+    """The `call_logs` resource, `incremental` its cursor (the default argument)."""
 
-    Args:
-        client: The Unpod client.
-        created: The incremental on `started_at` (creation time): dlt binds it and its
-            lag-applied `start_value` (and a backfill's `end_value`) become the API's
-            `start_date` (and `end_date`) filters.
-    """
-    end = created.end_value if created.end_value != FAR_FUTURE else None
-    pages = client.call_log_pages(created.start_value, end)
-    yield from batched(calls_table(records, client.org_handle) for records in pages)
+    @dlt.resource(name="call_logs", write_disposition="append")
+    def call_logs(cursor: dlt.sources.incremental[datetime] = incremental
+                  ) -> Iterator[pa.Table]:
+        """The organization's call logs, page by page, newest first.
+
+        Args:
+            cursor: The bound incremental on `started_at` (creation time): its
+                lag-applied `start_value` (and a backfill's `end_value`) become the API's
+                `start_date` (and `end_date`) filters.
+        """
+        pages = client.call_log_pages(cursor.start_value, cursor.end_value)
+        yield from batched(calls_table(records, client.org_handle) for records in pages)
+
+    return call_logs()
 
 
 @dlt.resource(name="call_logs_followed", table_name="call_logs", write_disposition="append")
