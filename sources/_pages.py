@@ -27,6 +27,15 @@ RAW_CALL_COLUMNS = {
     "call_id": "varchar", "started_at": "timestamptz", "account_id": "varchar",
     "record": "varchar", "fetched_at": "timestamptz",
 }
+_DLT_TYPES = {"varchar": "text", "timestamptz": "timestamp", "json": "json"}
+
+
+def dlt_columns(columns: dict[str, str]) -> dict[str, Any]:
+    """A raw table's `RAW_COLUMNS` entry (name -> SQL type) as dlt column hints."""
+    return {name: {"data_type": _DLT_TYPES[kind], "nullable": True}
+            for name, kind in columns.items()}
+
+
 RAW_CALL_SCHEMA = pa.schema([
     ("call_id", pa.string()),
     ("started_at", pa.timestamp("us", tz="UTC")),

@@ -28,13 +28,12 @@ from sources._config import (
 )
 from sources._follow import Unfinished, followed, now, spans
 from sources._http import Meter
-from sources._pages import batched, call_cursor
+from sources._pages import batched, call_cursor, dlt_columns
 from sources._secrets import drop_credentials
 from sources.bland import settings
 from sources.bland.client import BlandClient, calls_table, check_phone_numbers, connect
 
 SLUG = "bland"
-DLT_TYPES: dict[str, Any] = {"varchar": "text", "timestamptz": "timestamp", "json": "json"}
 
 
 @dlt.source(name=SLUG, section=SLUG, max_table_nesting=0)
@@ -136,8 +135,7 @@ def _sip_calls(client: BlandClient, phone_number: str,
 
 @dlt.resource(
     name="sip_configs", write_disposition="replace",
-    columns={name: {"data_type": DLT_TYPES[kind], "nullable": True}
-             for name, kind in settings.RAW_COLUMNS["sip_configs"].items()},
+    columns=dlt_columns(settings.RAW_COLUMNS["sip_configs"]),
 )
 def sip_configs(client: BlandClient, phone_numbers: list[str]) -> Iterator[dict[str, Any]]:
     """One row per phone number and configured direction; credential keys never kept."""

@@ -29,7 +29,7 @@ from sources._config import (
 )
 from sources._follow import Unfinished, followed, now, span
 from sources._http import Meter
-from sources._pages import batched, call_cursor
+from sources._pages import batched, call_cursor, dlt_columns
 from sources.jambonz import settings
 from sources.jambonz.client import (
     JambonzClient,
@@ -40,12 +40,10 @@ from sources.jambonz.client import (
 )
 
 SLUG = "jambonz"
-DLT_TYPES: dict[str, Any] = {"varchar": "text", "timestamptz": "timestamp", "json": "json"}
 
 
 def _columns(table: str) -> dict[str, Any]:
-    return {name: {"data_type": DLT_TYPES[kind], "nullable": True}
-            for name, kind in settings.RAW_COLUMNS[table].items()}
+    return dlt_columns(settings.RAW_COLUMNS[table])
 
 
 @dlt.source(name=SLUG, section=SLUG, max_table_nesting=0)
