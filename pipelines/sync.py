@@ -35,7 +35,7 @@ from pipelines.progress import Progress
 from pipelines.warehouse import connect, destination, pipelines_dir
 from sources import PROVIDERS, Provider, all_raw_columns
 from sources._config import where
-from sources._http import ConfigError, Meter, ProviderError, RetryPolicy
+from sources._http import ConfigError, Meter, ProviderError
 
 log = logging.getLogger("callsync.sync")
 
@@ -188,7 +188,6 @@ def _make_source(
             raise ConfigError(provider.slug, "--end needs --start")
         kwargs["backfill"] = (start, end)
     try:
-        kwargs.setdefault("retry", retry_policy(provider.slug))
         return provider.source(**kwargs), meter
     except ConfigFieldMissingException as exc:
         raise ConfigError(provider.slug, _missing_message(provider.slug, exc)) from None
@@ -202,27 +201,6 @@ def _make_source(
             raise found from None
         raise
 
-
-def retry_policy(slug: str) -> RetryPolicy:
-    """The HTTP policy of a provider: `[sources.<slug>]` keys over the defaults."""
-    policy = RetryPolicy()
-    for key, attr, kind in (
-        ("requests_per_second", "requests_per_second", float),
-        ("max_attempts", "attempts", int),
-        ("timeout_seconds", "timeout_seconds", float),
-        ("max_response_bytes", "max_bytes", int),
-    ):
-        value: Any = dlt.config.get(f"sources.{slug}.{key}")
-        if value is None or value == "":
-            continue
-        try:
-            number = kind(value)
-        except (TypeError, ValueError):
-            number = -1
-        if number < 0 or (attr == "attempts" and number < 1):
-            raise ConfigError(slug, f"{where(slug, key)}: {value!r} is not a valid number")
-        setattr(policy, attr, number)
-    return policy
 
 
 def _missing_message(slug: str, exc: ConfigFieldMissingException) -> str:

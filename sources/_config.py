@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-from sources._http import ConfigError
+from sources._http import ConfigError, RetryPolicy
 from sources._time import parse_bound
 
 DEFAULT_LOOKBACK_SECONDS = 3600
@@ -78,12 +78,38 @@ def is_placeholder(value: str) -> bool:
         text.startswith("<") and text.endswith(">"))
 
 
-def check_page_size(slug: str, page_size: object, largest: int = 1000) -> int:
+def check_page_size(slug: str, page_size: object, largest: int, smallest: int = 1) -> int:
+    """`page_size` as a whole number in `smallest..largest` (the API's limits), or a
+    `ConfigError` naming the key."""
     try:
         size = int(str(page_size))
     except ValueError:
         size = 0
-    if not 1 <= size <= largest:
+    if not smallest <= size <= largest:
         raise ConfigError(slug, f"{where(slug, 'page_size')}: {page_size!r} is not a whole "
-                          f"number from 1 to {largest}")
+                          f"number from {smallest} to {largest}")
     return size
+
+
+def check_http(slug: str, requests_per_second: object = None, max_attempts: object = None,
+               timeout_seconds: object = None, max_response_bytes: object = None
+               ) -> RetryPolicy:
+    """A source's HTTP policy: the keys given over `RetryPolicy`'s defaults, each a number
+    >= 0 (`max_attempts` >= 1), or a `ConfigError` naming the key."""
+    policy = RetryPolicy()
+    for key, value, attr, kind in (
+        ("requests_per_second", requests_per_second, "requests_per_second", float),
+        ("max_attempts", max_attempts, "attempts", int),
+        ("timeout_seconds", timeout_seconds, "timeout_seconds", float),
+        ("max_response_bytes", max_response_bytes, "max_bytes", int),
+    ):
+        if value is None or value == "":
+            continue
+        try:
+            number = kind(str(value))
+        except (TypeError, ValueError):
+            number = -1
+        if number < 0 or (attr == "attempts" and number < 1):
+            raise ConfigError(slug, f"{where(slug, key)}: {value!r} is not a valid number")
+        setattr(policy, attr, number)
+    return policy

@@ -17,7 +17,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sources._http import Http
+from sources._http import Http, ProviderError
 from sources._time import parse_timestamp
 
 # Every raw call table has these columns: the parsed id and cursor (per the contract's
@@ -27,6 +27,15 @@ RAW_CALL_COLUMNS = {
     "call_id": "varchar", "started_at": "timestamptz", "account_id": "varchar",
     "record": "varchar", "fetched_at": "timestamptz",
 }
+_DLT_TYPES = {"varchar": "text", "timestamptz": "timestamp", "json": "json"}
+
+
+def dlt_columns(columns: dict[str, str]) -> dict[str, Any]:
+    """A raw table's `RAW_COLUMNS` entry (name -> SQL type) as dlt column hints."""
+    return {name: {"data_type": _DLT_TYPES[kind], "nullable": True}
+            for name, kind in columns.items()}
+
+
 RAW_CALL_SCHEMA = pa.schema([
     ("call_id", pa.string()),
     ("started_at", pa.timestamp("us", tz="UTC")),
@@ -36,24 +45,24 @@ RAW_CALL_SCHEMA = pa.schema([
 ])
 
 
-FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
-
-
 def call_cursor(
     start: datetime, lag: int, backfill: tuple[datetime, datetime | None] | None,
-    row_order: Literal["asc", "desc"] | None = None, open_end: datetime = FAR_FUTURE,
+    row_order: Literal["asc", "desc"] | None = None, now: datetime | None = None,
 ) -> dlt.sources.incremental[datetime]:
-    """The incremental on a raw call table's `started_at`, with `call_id` breaking ties.
+    """The incremental on a raw call table's `started_at`, with `call_id` breaking ties:
+    the one declaration of a call resource's cursor (its default argument).
 
-    A sync starts at the stored cursor minus `lag` (or `start` the first time). A backfill
-    is a closed window `[start, end)`: an end value keeps dlt from reading or moving the
-    stored cursor, so one without `--end` runs to `open_end` (default: beyond any call).
+    A sync starts at the stored cursor minus `lag` (or `start` the first time) and has no
+    end value. A backfill is the window `[start, end)`; dlt neither reads nor moves the
+    stored cursor of an incremental with an end value, so a backfill without `--end` ends
+    at `now`, the sync's start (the contract: "an end in the future means now").
     """
     common: dict[str, Any] = {"row_order": row_order, "on_cursor_value_missing": "include",
                               "primary_key": "call_id"}
     if backfill:
+        end = backfill[1] or now or datetime.now(UTC)
         return dlt.sources.incremental("started_at", initial_value=backfill[0],
-                                       end_value=backfill[1] or open_end, **common)
+                                       end_value=end, **common)
     return dlt.sources.incremental("started_at", initial_value=start, lag=lag, **common)
 
 
@@ -67,6 +76,19 @@ class Paginator(Protocol):
     def update_request(self, params: dict[str, Any]) -> str | None:
         """Set the next page's params; return a full URL to fetch instead, if any."""
         ...
+
+
+def data_list(slug: str, where: str, *keys: str) -> Callable[[Any], list[Any]]:
+    """The reader of a page's record list, found under `keys` (e.g. `data`, `calls`):
+    a body without that list raises a `ProviderError` naming `where` (the endpoint)."""
+    def read(body: Any) -> list[Any]:
+        value = body
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        if not isinstance(value, list):
+            raise ProviderError(slug, f"{where}: response has no {'.'.join(keys)} list")
+        return value
+    return read
 
 
 # A numbered walk keeps this many pages requested beyond the next one (its paginator's

@@ -73,3 +73,19 @@ def parse_bound(value: object) -> datetime | None:
     if parsed is None:
         raise ValueError(f"not an ISO date or datetime: {value!r}")
     return parsed
+
+
+def iso_z(moment: datetime, timespec: str = "auto", round_up: bool = False) -> str:
+    """`moment` as ISO 8601 UTC with `Z`, as the APIs' filters take it (naive is UTC).
+
+    Args:
+        moment: The instant.
+        timespec: As `datetime.isoformat`; `auto` shows microseconds only where present.
+        round_up: With `milliseconds`, round a sub-millisecond remainder up rather than
+            down (an end bound then excludes nothing the exact value includes).
+    """
+    utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    extra = utc.microsecond % 1000
+    if round_up and timespec == "milliseconds" and extra:
+        utc += timedelta(microseconds=1000 - extra)
+    return utc.replace(tzinfo=None).isoformat(timespec=timespec) + "Z"

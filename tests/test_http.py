@@ -5,14 +5,17 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
+import dlt
 import pytest
+from dlt.pipeline.exceptions import PipelineStepFailed
 
-from pipelines.sync import retry_policy
 from simulator import build
 from simulator.server import Response, Simulator
 from sources._http import HostBoundAuth, Http, ProviderError, RateCap, RetryPolicy
-from tests.conftest import NOW
+from sources.bland import bland_source
+from tests.conftest import NOW, configure
 
 KEY = "bland-test-key"
 PATH = "v1/sip/calls"
@@ -141,18 +144,44 @@ def test_rate_cap_spaces_requests() -> None:
     assert RateCap(0).delay() == 0.0
 
 
-def test_policy_keys_come_from_config(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SOURCES__BLAND__REQUESTS_PER_SECOND", "2.5")
-    monkeypatch.setenv("SOURCES__BLAND__MAX_ATTEMPTS", "3")
-    policy = retry_policy("bland")
-    assert (policy.requests_per_second, policy.attempts) == (2.5, 3)
-    assert retry_policy("sipsim") == RetryPolicy()
+def run_their_pipeline(tmp_path: Path) -> None:
+    """`bland_source()` in a dlt pipeline of the user's own, not callsync's."""
+    pipeline = dlt.pipeline(pipeline_name="theirs", pipelines_dir=str(tmp_path / "dlt"),
+                            destination=dlt.destinations.duckdb(str(tmp_path / "their.duckdb")),
+                            dataset_name="their_calls")
+    pipeline.run(bland_source())
 
 
-def test_bad_policy_key_names_the_env_var(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SOURCES__BLAND__MAX_ATTEMPTS", "0")
-    with pytest.raises(ProviderError, match="SOURCES__BLAND__MAX_ATTEMPTS"):
-        retry_policy("bland")
+def test_their_pipeline_honours_max_attempts(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    configure(monkeypatch, sim, "bland", max_attempts=1)
+    sim.fail_next(503, "bland")
+    with pytest.raises(PipelineStepFailed, match="still failing after 1 attempts"):
+        run_their_pipeline(tmp_path)
+    assert served(sim) >= 1
+
+
+def test_their_pipeline_honours_max_response_bytes(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    configure(monkeypatch, sim, "bland", max_response_bytes=100)
+    with pytest.raises(PipelineStepFailed, match="larger than 100 bytes"):
+        run_their_pipeline(tmp_path)
+    configure(monkeypatch, sim, "bland", max_response_bytes=None)
+    run_their_pipeline(tmp_path)  # the default (64 MiB) reads every page
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("max_attempts", "0"), ("requests_per_second", "-1"), ("timeout_seconds", "soon"),
+    ("max_response_bytes", "lots")])
+def test_bad_policy_key_names_the_env_var(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch, key: str, value: str
+) -> None:
+    configure(monkeypatch, sim, "bland", **{key: value})
+    with pytest.raises(ProviderError, match=f"SOURCES__BLAND__{key.upper()}"):
+        bland_source()
+    assert served(sim) == 0
 
 
 def test_long_waits_are_logged(

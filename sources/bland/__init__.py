@@ -20,20 +20,20 @@ from dlt.sources import DltResource
 
 from sources._config import (
     check_base_url,
+    check_http,
     check_lookback,
     check_page_size,
     check_secret,
     check_start_date,
 )
 from sources._follow import Unfinished, followed, now, spans
-from sources._http import Meter, RetryPolicy
-from sources._pages import batched, call_cursor
+from sources._http import Meter
+from sources._pages import batched, call_cursor, dlt_columns
 from sources._secrets import drop_credentials
 from sources.bland import settings
 from sources.bland.client import BlandClient, calls_table, check_phone_numbers, connect
 
 SLUG = "bland"
-DLT_TYPES: dict[str, Any] = {"varchar": "text", "timestamptz": "timestamp", "json": "json"}
 
 
 @dlt.source(name=SLUG, section=SLUG, max_table_nesting=0)
@@ -45,7 +45,10 @@ def bland_source(
     lookback: Any = None,
     page_size: Any = settings.PAGE_SIZE,
     backfill: tuple[datetime, datetime | None] | None = None,
-    retry: RetryPolicy | None = None,
+    requests_per_second: Any | None = dlt.config.value,
+    max_attempts: Any | None = dlt.config.value,
+    timeout_seconds: Any | None = dlt.config.value,
+    max_response_bytes: Any | None = dlt.config.value,
     meter: Meter | None = None,
     max_follow_seconds: Any = None,
     unfinished: Sequence[Unfinished] | None = None,
@@ -61,7 +64,10 @@ def bland_source(
         lookback: Seconds re-read behind the cursor on every sync. Default 3600.
         page_size: Records per page requested.
         backfill: `(start, end)` window to reload without moving the cursor.
-        retry: Retry, timeout and rate-cap policy of the HTTP session.
+        requests_per_second: At most this many requests start per second. Default: no cap.
+        max_attempts: Tries per request (transient failures are retried). Default 5.
+        timeout_seconds: Per request. Default 30.
+        max_response_bytes: A larger response is cut off as an error. Default 64 MiB.
         meter: Counts pages and requests for the sync summary.
         max_follow_seconds: How long after its start an unfinished call is still
             fetched again. Default 86400.
@@ -75,12 +81,16 @@ def bland_source(
     key = check_secret(SLUG, "api_key", api_key)
     numbers = check_phone_numbers(phone_numbers)
     url = check_base_url(SLUG, base_url)
+    policy = check_http(SLUG, requests_per_second, max_attempts, timeout_seconds,
+                        max_response_bytes)
     start = check_start_date(SLUG, start_date)
     lag = check_lookback(SLUG, lookback)
-    size = check_page_size(SLUG, page_size)
-    follow = spans(followed(SLUG, unfinished, max_follow_seconds, now(clock), backfill))
-    client = BlandClient(connect(key, url, retry, meter), page_size=size)
-    resources = [_sip_calls(client, number, start, lag, backfill) for number in numbers]
+    size = check_page_size(SLUG, page_size, settings.MAX_PAGE_SIZE)
+    client = BlandClient(connect(key, url, policy, meter), page_size=size)
+    began = now(clock)
+    follow = spans(followed(SLUG, unfinished, max_follow_seconds, began, backfill))
+    resources = [_sip_calls(client, number, call_cursor(start, lag, backfill, "desc", began))
+                 for number in numbers]
     resources += [_sip_calls_followed(client, number, follow[number][0])
                   for number in numbers if number in follow]
     resources.append(sip_configs(client, numbers))
@@ -104,37 +114,28 @@ def sip_calls_followed(client: BlandClient, phone_number: str, oldest: datetime
     yield from batched(calls_table(records, phone_number) for records in pages)
 
 
-def _sip_calls(
-    client: BlandClient, phone_number: str, start: datetime, lag: int,
-    backfill: tuple[datetime, datetime | None] | None,
-) -> DltResource:
+def _sip_calls(client: BlandClient, phone_number: str,
+               incremental: dlt.sources.incremental[datetime]) -> DltResource:
     """The `sip_calls` resource of one phone number (its own cursor in dlt state)."""
-    cursor = call_cursor(start, lag, backfill, row_order="desc")
-    return dlt.resource(
-        sip_calls, name=f"sip_calls_{phone_number.lstrip('+')}", table_name="sip_calls",
-        write_disposition="append", parallelized=True,  # numbers are read concurrently
-    )(client, phone_number, cursor=cursor)
 
+    @dlt.resource(name=f"sip_calls_{phone_number.lstrip('+')}", table_name="sip_calls",
+                  write_disposition="append", parallelized=True)  # numbers read concurrently
+    def sip_calls(cursor: dlt.sources.incremental[datetime] = incremental
+                  ) -> Iterator[pa.Table]:
+        """One phone number's SIP call log, newest first, in tables of many pages.
 
-def sip_calls(
-    client: BlandClient,
-    phone_number: str,
-    cursor: dlt.sources.incremental[datetime] = dlt.sources.incremental(  # noqa: B008
-        settings.CURSOR_FIELD),
-) -> Iterator[pa.Table]:
-    """One phone number's SIP call log, newest first, in tables of many pages.
+        The walk stops at the first page reaching before the bound incremental's
+        lag-applied start, so a sync with nothing new reads one page.
+        """
+        pages = client.sip_call_pages(phone_number, cursor.start_value)
+        yield from batched(calls_table(records, phone_number) for records in pages)
 
-    The walk stops at the first page reaching before the bound incremental's lag-applied
-    start, so a sync with nothing new reads one page.
-    """
-    pages = client.sip_call_pages(phone_number, cursor.start_value)
-    yield from batched(calls_table(records, phone_number) for records in pages)
+    return sip_calls()
 
 
 @dlt.resource(
     name="sip_configs", write_disposition="replace",
-    columns={name: {"data_type": DLT_TYPES[kind], "nullable": True}
-             for name, kind in settings.RAW_COLUMNS["sip_configs"].items()},
+    columns=dlt_columns(settings.RAW_COLUMNS["sip_configs"]),
 )
 def sip_configs(client: BlandClient, phone_numbers: list[str]) -> Iterator[dict[str, Any]]:
     """One row per phone number and configured direction; credential keys never kept."""

@@ -10,11 +10,12 @@ from typing import Any
 import pyarrow as pa
 
 from sources._http import ConfigError, HostBoundAuth, Http, Meter, ProviderError, RetryPolicy
-from sources._pages import raw_calls_table, reaches_before, walk
+from sources._pages import data_list, raw_calls_table, reaches_before, walk
 from sources.bland import settings
 
 SLUG = "bland"
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+calls_of = data_list(SLUG, settings.CALLS_PATH, "data", "calls")  # a call-log page's records
 
 
 class BeforeCursorPaginator:
@@ -65,14 +66,6 @@ class BlandClient:
             raise ProviderError(SLUG, f"{settings.CONFIG_PATH}: unexpected response shape")
         return data
 
-
-def calls_of(body: Any) -> list[Any]:
-    """The `data.calls` list of a call-log page."""
-    data = body.get("data") if isinstance(body, dict) else None
-    calls = data.get("calls") if isinstance(data, dict) else None
-    if not isinstance(calls, list):
-        raise ProviderError(SLUG, f"{settings.CALLS_PATH}: response has no data.calls list")
-    return calls
 
 
 def calls_table(records: list[Any], phone_number: str) -> pa.Table:

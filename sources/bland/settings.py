@@ -6,6 +6,7 @@ DEFAULT_BASE_URL = "https://api.bland.ai"
 CALLS_PATH = "v1/sip/calls"
 CONFIG_PATH = "v1/sip"
 PAGE_SIZE = 100  # the API's default is 50 and it documents no maximum
+MAX_PAGE_SIZE = 1000  # ours: larger pages gain nothing and cost memory
 CURSOR_FIELD = "started_at"
 ID_FIELD = "call_id"
 SECRET_KEYS = (("api_key",),)  # any one tuple of keys configured means "sync Bland"

@@ -12,34 +12,38 @@ times, by `recent_calls_followed`, which has no cursor, into the same table.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import dlt
 import pyarrow as pa
 from dlt.sources import DltResource
 
-from sources._config import check_base_url, check_lookback, check_secret, check_start_date
-from sources._follow import Unfinished, followed, span
-from sources._http import Meter, RetryPolicy
-from sources._pages import batched, call_cursor
+from sources._config import (
+    check_base_url,
+    check_http,
+    check_lookback,
+    check_page_size,
+    check_secret,
+    check_start_date,
+)
+from sources._follow import Unfinished, followed, now, span
+from sources._http import Meter
+from sources._pages import batched, call_cursor, dlt_columns
 from sources.jambonz import settings
 from sources.jambonz.client import (
     JambonzClient,
     check_account_sid,
-    check_page_size,
     connect,
     live_calls_table,
     recent_calls_table,
 )
 
 SLUG = "jambonz"
-DLT_TYPES: dict[str, Any] = {"varchar": "text", "timestamptz": "timestamp", "json": "json"}
 
 
 def _columns(table: str) -> dict[str, Any]:
-    return {name: {"data_type": DLT_TYPES[kind], "nullable": True}
-            for name, kind in settings.RAW_COLUMNS[table].items()}
+    return dlt_columns(settings.RAW_COLUMNS[table])
 
 
 @dlt.source(name=SLUG, section=SLUG, max_table_nesting=0)
@@ -51,7 +55,10 @@ def jambonz_source(
     lookback: int | None = None,
     page_size: int = settings.PAGE_SIZE,
     backfill: tuple[datetime, datetime | None] | None = None,
-    retry: RetryPolicy | None = None,
+    requests_per_second: Any | None = dlt.config.value,
+    max_attempts: Any | None = dlt.config.value,
+    timeout_seconds: Any | None = dlt.config.value,
+    max_response_bytes: Any | None = dlt.config.value,
     meter: Meter | None = None,
     clock: Callable[[], datetime] | None = None,
     max_follow_seconds: Any = None,
@@ -68,7 +75,10 @@ def jambonz_source(
         page_size: RecentCalls records per page (`count`, 1 to 500).
         backfill: `(start, end)` window to reload without moving the cursor; no end
             means up to the sync's start.
-        retry: Retry, timeout and rate-cap policy of the HTTP session.
+        requests_per_second: At most this many requests start per second. Default: no cap.
+        max_attempts: Tries per request (transient failures are retried). Default 5.
+        timeout_seconds: Per request. Default 30.
+        max_response_bytes: A larger response is cut off as an error. Default 64 MiB.
         meter: Counts pages and requests for the sync summary.
         clock: The sync's start time (the `end` bound sent, and now for
             `max_follow_seconds`); wall clock unless pinned.
@@ -83,50 +93,40 @@ def jambonz_source(
     key = check_secret(SLUG, "api_key", api_key)
     sid = check_account_sid(account_sid)
     url = check_base_url(SLUG, base_url)
+    policy = check_http(SLUG, requests_per_second, max_attempts, timeout_seconds,
+                        max_response_bytes)
     start = check_start_date(SLUG, start_date)
     lag = check_lookback(SLUG, lookback)
-    count = check_page_size(page_size)
-    window_end = (clock or _now)()
+    count = check_page_size(SLUG, page_size, settings.MAX_PAGE_SIZE)
+    window_end = now(clock)
     follow = span(followed(SLUG, unfinished, max_follow_seconds, window_end, backfill))
-    client = JambonzClient(connect(key, url, retry, meter), sid, page_size=count)
-    resources = [_recent_calls(client, start, lag, backfill, window_end), live_calls(client)]
+    client = JambonzClient(connect(key, url, policy, meter), sid, page_size=count)
+    cursor = call_cursor(start, lag, backfill, "desc", window_end)
+    resources = [_recent_calls(client, cursor, window_end), live_calls(client)]
     if follow:
         resources.append(recent_calls_followed(client, *follow))
     return resources
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+def _recent_calls(client: JambonzClient, incremental: dlt.sources.incremental[datetime],
+                  window_end: datetime) -> DltResource:
+    """The `recent_calls` resource, `incremental` its cursor (the default argument)."""
 
+    @dlt.resource(name="recent_calls", write_disposition="append",
+                  columns=_columns("recent_calls"))
+    def recent_calls(cursor: dlt.sources.incremental[datetime] = incremental
+                     ) -> Iterator[pa.Table]:
+        """The account's CDRs attempted since the cursor (lag applied), page by page.
 
-def _recent_calls(
-    client: JambonzClient, start: datetime, lag: int,
-    backfill: tuple[datetime, datetime | None] | None, window_end: datetime,
-) -> DltResource:
-    """The `recent_calls` resource with its incremental (a fixed window on a backfill)."""
-    cursor = call_cursor(start, lag, backfill, row_order="desc", open_end=window_end)
-    return dlt.resource(
-        recent_calls, name="recent_calls", write_disposition="append",
-        columns=_columns("recent_calls"),
-    )(client, window_end, cursor=cursor)
+        The incremental's start and end (a backfill's; on a sync, the sync's start) are
+        sent as the server-side `start`/`end` filter, so a sync with nothing new reads
+        one page.
+        """
+        pages = client.recent_call_pages(cursor.start_value, cursor.end_value or window_end)
+        yield from batched(recent_calls_table(records, client.account_sid, client.base_url)
+                           for records in pages)
 
-
-def recent_calls(
-    client: JambonzClient,
-    window_end: datetime,
-    cursor: dlt.sources.incremental[datetime] = dlt.sources.incremental(  # noqa: B008
-        settings.CURSOR_FIELD),
-) -> Iterator[pa.Table]:
-    """The account's CDRs attempted since the cursor (lag applied), page by page.
-
-    The incremental's start (and a backfill's end, else the sync's start) is sent as the
-    server-side `start`/`end` filter, so a sync with nothing new reads one page.
-    """
-    start = cursor.start_value
-    end = cursor.end_value or window_end
-    pages = client.recent_call_pages(start, end)
-    yield from batched(recent_calls_table(records, client.account_sid, client.base_url)
-                       for records in pages)
+    return recent_calls()
 
 
 @dlt.resource(name="calls", write_disposition="replace", columns=_columns("calls"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -13,10 +13,13 @@ import pyarrow as pa
 
 from sources._config import where
 from sources._http import ConfigError, HostBoundAuth, Http, Meter, ProviderError, RetryPolicy
-from sources._pages import numbered_pages, raw_calls_table, walk
+from sources._pages import data_list, numbered_pages, raw_calls_table, walk
+from sources._time import iso_z
 from sources.jambonz import settings
 
 SLUG = "jambonz"
+# a RecentCalls page's records (either envelope)
+records_of = data_list(SLUG, "RecentCalls", "data")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 
 
@@ -86,8 +89,8 @@ class JambonzClient:
         path = settings.RECENT_CALLS_PATH.format(account_sid=self.account_sid)
         params: dict[str, Any] = {}
         if start is not None:  # always, in practice: the incremental has an initial value
-            params["start"] = rfc3339(start)
-        params["end"] = rfc3339(end, round_up=True)
+            params["start"] = iso_z(start, "milliseconds")
+        params["end"] = iso_z(end, "milliseconds", round_up=True)
         yield from walk(self.http, path, params, OffsetPagePaginator(self.page_size),
                         records_of, tally=tally)
 
@@ -132,25 +135,6 @@ def live_call_id(record: dict[str, Any]) -> object:
     return first_id(record, settings.LIVE_ID_FIELDS)
 
 
-def records_of(body: Any) -> list[Any]:
-    """The `data` list of a RecentCalls page (either envelope)."""
-    data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(data, list):
-        raise ProviderError(SLUG, "RecentCalls: response has no data list")
-    return data
-
-
-def rfc3339(ts: datetime, round_up: bool = False) -> str:
-    """`2026-11-01T12:00:00.000Z`: UTC, milliseconds (as the jambonz webapp sends them).
-
-    A start bound is rounded down and an end bound up to the millisecond, so neither
-    excludes a record the exact value would include.
-    """
-    ts = ts.astimezone(UTC)
-    extra = ts.microsecond % 1000
-    if round_up and extra:
-        ts += timedelta(microseconds=1000 - extra)
-    return ts.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def public_url(url: str) -> str:
@@ -189,15 +173,3 @@ def check_account_sid(account_sid: object) -> str:
         raise ConfigError(SLUG, f"{where(SLUG, 'account_sid')}: {account_sid!r} is not an "
                           "account sid (a UUID, e.g. 3fa85f64-5717-4562-b3fc-2c963f66afa6)")
     return text
-
-
-def check_page_size(page_size: object) -> int:
-    """Records per RecentCalls page: 1 to 500, as the API allows."""
-    try:
-        count = int(str(page_size))
-    except ValueError:
-        count = 0
-    if not 1 <= count <= settings.MAX_PAGE_SIZE:
-        raise ConfigError(SLUG, f"{where(SLUG, 'page_size')}: {page_size!r} is not a whole "
-                          f"number from 1 to {settings.MAX_PAGE_SIZE}")
-    return count

@@ -11,7 +11,7 @@ newest fetch of each call. Unfinished calls (`unfinished`) are fetched again by 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import dlt
@@ -19,16 +19,21 @@ import pyarrow as pa
 from dlt.common.typing import TSecretStrValue
 from dlt.sources import DltResource
 
-from sources._config import check_base_url, check_lookback, check_start_date
+from sources._config import (
+    check_base_url,
+    check_http,
+    check_lookback,
+    check_page_size,
+    check_start_date,
+)
 from sources._follow import Unfinished, followed, now
-from sources._http import Meter, RetryPolicy
+from sources._http import Meter
 from sources._pages import batched, call_cursor
 from sources.sipsim import settings
 from sources.sipsim.client import (
     SipsimClient,
     calls_table,
     check_credentials,
-    check_page_size,
     connect,
 )
 
@@ -46,7 +51,10 @@ def sipsim_source(
     lookback: int | None = None,
     page_size: int = settings.PAGE_SIZE,
     backfill: tuple[datetime, datetime | None] | None = None,
-    retry: RetryPolicy | None = None,
+    requests_per_second: Any | None = dlt.config.value,
+    max_attempts: Any | None = dlt.config.value,
+    timeout_seconds: Any | None = dlt.config.value,
+    max_response_bytes: Any | None = dlt.config.value,
     meter: Meter | None = None,
     max_follow_seconds: Any = None,
     unfinished: Sequence[Unfinished] | None = None,
@@ -64,7 +72,10 @@ def sipsim_source(
         lookback: Seconds re-read behind the cursor on every sync. Default 3600.
         page_size: Records per page requested (`limit`, 20..1000).
         backfill: `(start, end)` window to reload without moving the cursor (end: now).
-        retry: Retry, timeout and rate-cap policy of the HTTP session.
+        requests_per_second: At most this many requests start per second. Default: no cap.
+        max_attempts: Tries per request (transient failures are retried). Default 5.
+        timeout_seconds: Per request. Default 30.
+        max_response_bytes: A larger response is cut off as an error. Default 64 MiB.
         meter: Counts pages and requests for the sync summary.
         max_follow_seconds: How long after its start an unfinished call is still
             fetched again. Default 86400.
@@ -76,37 +87,41 @@ def sipsim_source(
     """
     credentials = check_credentials(access_token, client_id, client_secret)
     url = check_base_url(SLUG, base_url)
+    policy = check_http(SLUG, requests_per_second, max_attempts, timeout_seconds,
+                        max_response_bytes)
     token = check_base_url(SLUG, token_url, key="token_url")
     start = check_start_date(SLUG, start_date)
     lag = check_lookback(SLUG, lookback)
-    size = check_page_size(page_size)
-    client = SipsimClient(connect(credentials, url, token, retry, meter), page_size=size)
-    follow = followed(SLUG, unfinished, max_follow_seconds, now(clock), backfill)
-    cursor = call_cursor(start, lag, backfill, open_end=datetime.now(UTC))
-    resources = [calls(client, cursor)]
+    size = check_page_size(SLUG, page_size, settings.MAX_PAGE_SIZE,
+                           settings.MIN_PAGE_SIZE)
+    client = SipsimClient(connect(credentials, url, token, policy, meter), page_size=size)
+    began = now(clock)
+    follow = followed(SLUG, unfinished, max_follow_seconds, began, backfill)
+    resources = [_calls(client, call_cursor(start, lag, backfill, now=began))]
     if follow:
         resources.append(calls_followed(client, [call.call_id for call in follow]))
     return resources
 
 
-@dlt.resource(name="calls", write_disposition="append")
-def calls(
-    client: SipsimClient,
-    # dlt's idiom: the incremental is the default argument, dlt injects the bound one
-    cursor: dlt.sources.incremental[datetime] = dlt.sources.incremental(  # noqa: B008
-        settings.CURSOR_COLUMN),
-) -> Iterator[pa.Table]:
-    """Every call registered in the cursor's window, page by page, in the API's order.
+def _calls(client: SipsimClient, incremental: dlt.sources.incremental[datetime]
+           ) -> DltResource:
+    """The `calls` resource, `incremental` its cursor (dlt's idiom: the default argument,
+    for which dlt passes the bound one)."""
 
-    Args:
-        client: The SIPSIM client.
-        cursor: The bound incremental: its lag-applied `start_value` is sent as the
-            `start_time` filter and its `end_value` (a backfill's end) as `end_time`.
-    """
-    since = cursor.start_value
-    assert since is not None, "the incremental always has an initial value"
-    pages = client.call_pages(since, cursor.end_value)
-    yield from batched(calls_table(records) for records in pages)
+    @dlt.resource(name="calls", write_disposition="append")
+    def calls(cursor: dlt.sources.incremental[datetime] = incremental) -> Iterator[pa.Table]:
+        """Every call registered in the cursor's window, page by page, in the API's order.
+
+        Args:
+            cursor: The bound incremental: its lag-applied `start_value` is sent as the
+                `start_time` filter and its `end_value` (a backfill's end) as `end_time`.
+        """
+        since = cursor.start_value
+        assert since is not None, "the incremental always has an initial value"
+        pages = client.call_pages(since, cursor.end_value)
+        yield from batched(calls_table(records) for records in pages)
+
+    return calls()
 
 
 @dlt.resource(name="calls_followed", table_name="calls", write_disposition="append")

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -25,13 +25,15 @@ from sources._http import (
     RetryPolicy,
     same_origin,
 )
-from sources._pages import parse_timestamps, raw_calls_table, walk
+from sources._pages import data_list, parse_timestamps, raw_calls_table, walk
+from sources._time import iso_z
 from sources.sipsim import settings
 
 SLUG = "sipsim"
 log = logging.getLogger("callsync.sipsim")
 NO_AUTH = httpx.Auth()  # the token request carries its credentials in the form, no header
 MAX_401_BODY = 64 * 1024  # a 401 body is read (to see whether the token expired) up to this
+calls_of = data_list(SLUG, settings.CALLS_PATH, "data")  # a call-list page's records
 
 
 class PageTokenPaginator:
@@ -210,9 +212,9 @@ class SipsimClient:
             until: The window's end (backfill); the server's default (now) without one.
         """
         params: dict[str, Any] = {
-            "start_time": iso(since - timedelta(seconds=settings.FILTER_SLACK_SECONDS))}
+            "start_time": iso_z(since - timedelta(seconds=settings.FILTER_SLACK_SECONDS))}
         if until is not None:
-            params["end_time"] = iso(until)
+            params["end_time"] = iso_z(until)
         yield from walk(self.http, settings.CALLS_PATH, params,
                         PageTokenPaginator(self.page_size), calls_of)
 
@@ -239,19 +241,6 @@ class SipsimClient:
         return found
 
 
-def iso(moment: datetime) -> str:
-    """A datetime as the API's ISO 8601 UTC form (`2024-01-01T00:00:00Z`)."""
-    utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-    spec = "microseconds" if utc.microsecond else "seconds"
-    return utc.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
-
-
-def calls_of(body: Any) -> list[Any]:
-    """The `data` list of a call-list page."""
-    data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(data, list):
-        raise ProviderError(SLUG, f"{settings.CALLS_PATH}: response has no data list")
-    return data
 
 
 def call_id_of(record: Mapping[str, Any]) -> object:
@@ -310,15 +299,3 @@ def check_credentials(
 
 def _given(value: object) -> bool:
     return value is not None and str(value).strip() != ""
-
-
-def check_page_size(page_size: object) -> int:
-    """`page_size` as the API's `limit` (20..1000), or a `ConfigError` naming the key."""
-    try:
-        size = int(str(page_size))
-    except ValueError:
-        size = 0
-    if not settings.MIN_PAGE_SIZE <= size <= settings.MAX_PAGE_SIZE:
-        raise ConfigError(SLUG, f"{where(SLUG, 'page_size')}: {page_size!r} is not a whole "
-                          f"number from {settings.MIN_PAGE_SIZE} to {settings.MAX_PAGE_SIZE}")
-    return size

@@ -20,16 +20,22 @@ import dlt
 import pyarrow as pa
 from dlt.sources import DltResource
 
-from sources._config import check_base_url, check_lookback, check_secret, check_start_date
+from sources._config import (
+    check_base_url,
+    check_http,
+    check_lookback,
+    check_page_size,
+    check_secret,
+    check_start_date,
+)
 from sources._follow import Unfinished, followed, now, span
-from sources._http import Meter, RetryPolicy
-from sources._pages import FAR_FUTURE, batched, call_cursor
+from sources._http import Meter
+from sources._pages import batched, call_cursor
 from sources.unpod import settings
 from sources.unpod.client import (
     UnpodClient,
     calls_table,
     check_org_handle,
-    check_page_size,
     connect,
 )
 
@@ -47,7 +53,10 @@ def unpod_source(
     lookback: Any = None,
     page_size: Any = None,
     backfill: tuple[datetime, datetime | None] | None = None,
-    retry: RetryPolicy | None = None,
+    requests_per_second: Any | None = dlt.config.value,
+    max_attempts: Any | None = dlt.config.value,
+    timeout_seconds: Any | None = dlt.config.value,
+    max_response_bytes: Any | None = dlt.config.value,
     meter: Meter | None = None,
     max_follow_seconds: Any = None,
     unfinished: Sequence[Unfinished] | None = None,
@@ -63,7 +72,10 @@ def unpod_source(
         lookback: Seconds re-read behind the cursor on every sync. Default 3600.
         page_size: Records per page requested (1 to 100). Default 100.
         backfill: `(start, end)` window to reload without moving the cursor.
-        retry: Retry, timeout and rate-cap policy of the HTTP session.
+        requests_per_second: At most this many requests start per second. Default: no cap.
+        max_attempts: Tries per request (transient failures are retried). Default 5.
+        timeout_seconds: Per request. Default 30.
+        max_response_bytes: A larger response is cut off as an error. Default 64 MiB.
         meter: Counts pages and requests for the sync summary.
         max_follow_seconds: How long after its start an unfinished call is still
             fetched again. Default 86400.
@@ -76,36 +88,39 @@ def unpod_source(
     token = check_secret(SLUG, "api_token", api_token)
     handle = check_org_handle(org_handle)
     url = check_base_url(SLUG, base_url)
+    policy = check_http(SLUG, requests_per_second, max_attempts, timeout_seconds,
+                        max_response_bytes)
     start = check_start_date(SLUG, start_date)
     lag = check_lookback(SLUG, lookback)
-    size = check_page_size(settings.PAGE_SIZE if page_size is None else page_size)
-    client = UnpodClient(connect(token, handle, url, retry, meter), handle, page_size=size)
-    follow = span(followed(SLUG, unfinished, max_follow_seconds, now(clock), backfill))
-    cursor = call_cursor(start, lag, backfill, row_order="desc")
-    resources = [call_logs(client, cursor)]
+    size = check_page_size(SLUG, settings.PAGE_SIZE if page_size is None else page_size,
+                           settings.MAX_PAGE_SIZE)
+    client = UnpodClient(connect(token, handle, url, policy, meter), handle, page_size=size)
+    began = now(clock)
+    follow = span(followed(SLUG, unfinished, max_follow_seconds, began, backfill))
+    resources = [_call_logs(client, call_cursor(start, lag, backfill, "desc", began))]
     if follow:
         resources.append(call_logs_followed(client, *follow))
     return resources
 
 
-@dlt.resource(name="call_logs", write_disposition="append")
-def call_logs(
-    client: UnpodClient,
-    created: dlt.sources.incremental[datetime] = dlt.sources.incremental(  # noqa: B008 (dlt's idiom: bound anew per run)
-        settings.CURSOR_COLUMN, row_order="desc", on_cursor_value_missing="include",
-        primary_key="call_id"),
-) -> Iterator[pa.Table]:
-    """The organization's call logs, page by page, newest first.
+def _call_logs(client: UnpodClient, incremental: dlt.sources.incremental[datetime]
+               ) -> DltResource:
+    """The `call_logs` resource, `incremental` its cursor (the default argument)."""
 
-    Args:
-        client: The Unpod client.
-        created: The incremental on `started_at` (creation time): dlt binds it and its
-            lag-applied `start_value` (and a backfill's `end_value`) become the API's
-            `start_date` (and `end_date`) filters.
-    """
-    end = created.end_value if created.end_value != FAR_FUTURE else None
-    pages = client.call_log_pages(created.start_value, end)
-    yield from batched(calls_table(records, client.org_handle) for records in pages)
+    @dlt.resource(name="call_logs", write_disposition="append")
+    def call_logs(cursor: dlt.sources.incremental[datetime] = incremental
+                  ) -> Iterator[pa.Table]:
+        """The organization's call logs, page by page, newest first.
+
+        Args:
+            cursor: The bound incremental on `started_at` (creation time): its
+                lag-applied `start_value` (and a backfill's `end_value`) become the API's
+                `start_date` (and `end_date`) filters.
+        """
+        pages = client.call_log_pages(cursor.start_value, cursor.end_value)
+        yield from batched(calls_table(records, client.org_handle) for records in pages)
+
+    return call_logs()
 
 
 @dlt.resource(name="call_logs_followed", table_name="call_logs", write_disposition="append")

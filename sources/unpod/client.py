@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
@@ -19,12 +19,14 @@ from sources._http import (
     RetryPolicy,
     same_origin,
 )
-from sources._pages import numbered_pages, raw_calls_table, reaches_before, walk
+from sources._pages import data_list, numbered_pages, raw_calls_table, reaches_before, walk
+from sources._time import iso_z
 from sources.unpod import settings
 
 SLUG = "unpod"
 HANDLE = re.compile(r"^[!-~]{1,200}$")  # visible ASCII, no spaces: it goes in a header
 INVALID_PAGE = "invalid page"
+records_of = data_list(SLUG, settings.CALLS_PATH, "data")  # a call-log page's records
 
 
 class NextOrPageNumberPaginator:
@@ -138,13 +140,6 @@ class UnpodClient:
             raise
 
 
-def records_of(body: Any) -> list[Any]:
-    """The `data` list of a call-log page."""
-    data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(data, list):
-        raise ProviderError(SLUG, f"{settings.CALLS_PATH}: response has no data list")
-    return data
-
 
 def call_id(record: dict[str, Any]) -> str | None:
     """The contract's id: `id`, else `creation_time|source_number|destination_number`.
@@ -168,10 +163,6 @@ def calls_table(records: list[Any], org_handle: str) -> pa.Table:
                            org_handle)
 
 
-def iso_z(value: datetime) -> str:
-    """An aware datetime as ISO 8601 UTC with `Z` (microseconds only where present)."""
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
 
 def connect(
     api_token: str, org_handle: str, base_url: str, policy: RetryPolicy | None = None,
@@ -194,15 +185,3 @@ def check_org_handle(org_handle: object) -> str:
         raise ConfigError(SLUG, f"{key}: {handle!r} is not an organization handle "
                           "(visible ASCII characters without spaces)")
     return handle
-
-
-def check_page_size(page_size: object) -> int:
-    """`page_size` as an int in 1..MAX_PAGE_SIZE, or a `ConfigError` naming the key."""
-    try:
-        size = int(str(page_size))
-    except ValueError:
-        size = 0
-    if not 1 <= size <= settings.MAX_PAGE_SIZE:
-        raise ConfigError(SLUG, f"{where(SLUG, 'page_size')}: {page_size!r} is not a whole "
-                          f"number from 1 to {settings.MAX_PAGE_SIZE}")
-    return size

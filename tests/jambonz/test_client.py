@@ -7,16 +7,17 @@ from typing import Any
 
 import pytest
 
+from sources._config import check_page_size
 from sources._http import ConfigError, ProviderError
+from sources._time import iso_z
+from sources.jambonz import settings
 from sources.jambonz.client import (
     OffsetPagePaginator,
     check_account_sid,
-    check_page_size,
     live_call_id,
     public_url,
     recent_call_id,
     records_of,
-    rfc3339,
 )
 
 
@@ -100,7 +101,7 @@ def test_live_call_id_prefers_the_call_sid() -> None:
     (datetime.fromisoformat("2026-11-01T14:00:00+02:00"), False, "2026-11-01T12:00:00.000Z"),
 ], ids=["whole", "start-rounds-down", "end-rounds-up", "end-exact", "offset-to-utc"])
 def test_bounds_are_zoned_utc_milliseconds(ts: datetime, up: bool, expected: str) -> None:
-    assert rfc3339(ts, round_up=up) == expected
+    assert iso_z(ts, "milliseconds", round_up=up) == expected
 
 
 def test_public_url_drops_credentials_query_and_trailing_slash() -> None:
@@ -118,10 +119,11 @@ def test_account_sid_must_be_a_uuid() -> None:
 
 
 def test_page_size_is_1_to_500() -> None:
-    assert check_page_size("500") == 500 and check_page_size(1) == 1
+    assert check_page_size("jambonz", "500", settings.MAX_PAGE_SIZE) == 500
+    assert check_page_size("jambonz", 1, settings.MAX_PAGE_SIZE) == 1
     for bad in (0, 501, "many", -3):
         with pytest.raises(ConfigError, match="SOURCES__JAMBONZ__PAGE_SIZE"):
-            check_page_size(bad)
+            check_page_size("jambonz", bad, settings.MAX_PAGE_SIZE)
 
 
 def test_pages_ahead_stop_at_total() -> None:

@@ -16,8 +16,8 @@ from pipelines.status import cursors
 from simulator.jambonz import JambonzSim
 from simulator.server import Simulator
 from sources._http import HostBoundAuth, Http, RetryPolicy
-from sources._time import parse_timestamp
-from sources.jambonz.client import JambonzClient, rfc3339
+from sources._time import iso_z, parse_timestamp
+from sources.jambonz.client import JambonzClient
 from tests.conftest import calls_snapshot, configure, query
 
 RECENT, LIVE = "/RecentCalls", "/Calls"
@@ -106,7 +106,7 @@ def test_noop_sync_makes_two_requests_and_changes_nothing(
     # window; the live Calls list has no paging and is read once to replace active_calls.
     assert len(sim.requests_for("jambonz")) == 2
     (page,) = sim.requests_for("jambonz", RECENT)
-    assert page.query["start"] == rfc3339(newest - timedelta(seconds=3600))
+    assert page.query["start"] == iso_z(newest - timedelta(seconds=3600), "milliseconds")
     assert page.query["page"] == "1"
     assert len(sim.requests_for("jambonz", LIVE)) == 1
     assert calls_snapshot(warehouse) == before
@@ -224,7 +224,7 @@ def test_lookback_0_rereads_the_cursor_instant_and_loads_ties(
 
     assert result.ok
     (page,) = sim.requests_for("jambonz", RECENT)
-    assert page.query["start"] == rfc3339(attempted(newest))
+    assert page.query["start"] == iso_z(attempted(newest), "milliseconds")
     assert (result.providers[0].new, result.providers[0].updated) == (1, 0)
     assert query(warehouse, "select count(*) from calls where call_key in (?, ?)",
                  [key(newest), key(tie)]) == [(2,)]

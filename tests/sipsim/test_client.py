@@ -11,7 +11,9 @@ import pytest
 
 from simulator.server import Simulator
 from simulator.sipsim import SipsimSim
+from sources._config import check_page_size
 from sources._http import ConfigError, Http, ProviderError, RetryPolicy
+from sources._time import iso_z
 from sources.sipsim import settings
 from sources.sipsim.client import (
     Credentials,
@@ -20,9 +22,7 @@ from sources.sipsim.client import (
     calls_of,
     calls_table,
     check_credentials,
-    check_page_size,
     connect,
-    iso,
 )
 
 START = datetime(2026, 10, 1, tzinfo=UTC)
@@ -140,7 +140,7 @@ def test_raw_table_keeps_every_record_whole() -> None:
     (datetime(2026, 10, 1), "2026-10-01T00:00:00Z"),
 ], ids=["utc", "offset", "fraction", "naive-is-utc"])
 def test_iso_is_utc_with_z(moment: datetime, text: str) -> None:
-    assert iso(moment) == text
+    assert iso_z(moment) == text
 
 
 # -- configuration checks, pure ----------------------------------------------------------
@@ -171,8 +171,9 @@ def test_missing_credentials_name_the_keys(given: tuple[Any, Any, Any], names: l
 @pytest.mark.parametrize("size", [19, 1001, "many", None])
 def test_page_size_outside_the_api_limits_is_refused(size: object) -> None:
     with pytest.raises(ConfigError, match="SOURCES__SIPSIM__PAGE_SIZE"):
-        check_page_size(size)
-    assert check_page_size("20") == 20 and check_page_size(1000) == 1000
+        check_page_size("sipsim", size, settings.MAX_PAGE_SIZE, settings.MIN_PAGE_SIZE)
+    assert check_page_size("sipsim", "20", settings.MAX_PAGE_SIZE, settings.MIN_PAGE_SIZE) == 20
+    assert check_page_size("sipsim", 1000, settings.MAX_PAGE_SIZE, settings.MIN_PAGE_SIZE) == 1000
 
 
 # -- OAuth and bearer auth over the simulator ---------------------------------------------
@@ -215,7 +216,7 @@ def session(sim: Simulator, clock: Clock, **credentials: str) -> Iterator[Http]:
 
 
 def page(http: Http) -> Any:
-    return http.get_json(settings.CALLS_PATH, {"start_time": iso(START)})
+    return http.get_json(settings.CALLS_PATH, {"start_time": iso_z(START)})
 
 
 def log(sim: Simulator) -> list[str]:
@@ -323,7 +324,7 @@ def test_no_credential_goes_to_another_origin(sim: Simulator, http: Http) -> Non
     with Simulator() as other:  # same host, another port: another origin
         other.add_provider("sipsim", SipsimSim())
         with pytest.raises(ProviderError, match="HTTP 401"):
-            http.get_json(f"{other.url}/api/v2/calls", {"start_time": iso(START)})
+            http.get_json(f"{other.url}/api/v2/calls", {"start_time": iso_z(START)})
         (request,) = other.requests
         assert request.header("authorization") is None
 

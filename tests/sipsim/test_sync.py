@@ -16,9 +16,8 @@ from pipelines.status import cursors
 from pipelines.warehouse import pipelines_dir
 from simulator.server import Simulator
 from simulator.sipsim import SipsimSim
-from sources._time import parse_timestamp
+from sources._time import iso_z, parse_timestamp
 from sources.sipsim import settings
-from sources.sipsim.client import iso
 from tests.conftest import calls_snapshot, configure, query
 
 CALLS, TOKEN = "/api/v2/calls", "/oauth/token"
@@ -74,7 +73,7 @@ def test_first_sync_loads_exactly_the_calls_from_start_date(
     assert "sipsim:9000001" in keys and "sipsim:9000000" not in keys and len(keys) > 100
     assert query(warehouse, "select count(*) - count(distinct call_key) from calls") == [(0,)]
     (page,) = sim.requests_for("sipsim", CALLS)
-    assert page.query == {"start_time": iso(start - timedelta(
+    assert page.query == {"start_time": iso_z(start - timedelta(
         seconds=settings.FILTER_SLACK_SECONDS)), "limit": "1000"}
     assert len(sim.requests_for("sipsim", TOKEN)) == 1
     forms = query(warehouse, "select count(*) filter (where call_id like 'call_%'), "
@@ -103,7 +102,7 @@ def test_noop_sync_costs_one_token_and_one_page_and_changes_nothing(
     assert [r.path for r in sim.requests_for("sipsim")] == [TOKEN, CALLS]
     (page,) = sim.requests_for("sipsim", CALLS)
     lookback = timedelta(seconds=3600 + settings.FILTER_SLACK_SECONDS)
-    assert page.query == {"start_time": iso(last - lookback), "limit": "1000"}
+    assert page.query == {"start_time": iso_z(last - lookback), "limit": "1000"}
     assert calls_snapshot(warehouse) == before
     assert (result.providers[0].new, result.providers[0].updated) == (0, 0)
     assert (result.providers[0].pages, result.providers[0].requests) == (1, 2)
@@ -153,8 +152,8 @@ def test_backfill_reloads_a_window_without_duplicates_or_moving_the_cursor(
     raw_after = query(warehouse, "select count(*) from raw_sipsim.calls")[0][0]
     assert raw_after - raw_before == len(in_window) == result.providers[0].records > 0
     (page,) = sim.requests_for("sipsim", CALLS)
-    assert page.query == {"start_time": iso(start - timedelta(
-        seconds=settings.FILTER_SLACK_SECONDS)), "end_time": iso(end), "limit": "1000"}
+    assert page.query == {"start_time": iso_z(start - timedelta(
+        seconds=settings.FILTER_SLACK_SECONDS)), "end_time": iso_z(end), "limit": "1000"}
     assert query(warehouse, "select count(*) - count(distinct call_key) from calls") == [(0,)]
 
 
@@ -184,8 +183,8 @@ def test_static_token_with_no_lookback_loads_a_new_call_at_the_cursor(
     last = cursor(warehouse)["calls"]
     # a new call started at the very cursor value, registered 5 s before it
     sipsim(sim).put_raw({"id": "call_tie", "call_type": "outbound", "sip_status": "answer",
-                         "registration_time": iso(last - timedelta(seconds=5)),
-                         "start_time": iso(last)}, at=last - timedelta(seconds=5))
+                         "registration_time": iso_z(last - timedelta(seconds=5)),
+                         "start_time": iso_z(last)}, at=last - timedelta(seconds=5))
     sim.clear_log()
 
     result = sync.run(warehouse)
@@ -200,7 +199,7 @@ def test_unusable_records_are_kept_raw_and_listed_as_rejected(
     sim: Simulator, warehouse: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     at = sipsim(sim).now - timedelta(days=2)
-    sipsim(sim).put_raw({"call_type": "inbound", "registration_time": iso(at)}, at=at)
+    sipsim(sim).put_raw({"call_type": "inbound", "registration_time": iso_z(at)}, at=at)
     sipsim(sim).put_raw({"id": 9_000_002, "call_type": "inbound", "start_time": "soon"}, at=at)
     configure(monkeypatch, sim, "sipsim")
 

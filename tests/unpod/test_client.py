@@ -8,13 +8,14 @@ from typing import Any
 import httpx
 import pytest
 
+from sources._config import check_page_size
 from sources._http import ConfigError, Meter, ProviderError
+from sources.unpod import settings
 from sources.unpod.client import (
     NextOrPageNumberPaginator,
     UnpodClient,
     call_id,
     check_org_handle,
-    check_page_size,
     connect,
 )
 
@@ -183,13 +184,13 @@ def test_org_handle_is_trimmed() -> None:
 
 @pytest.mark.parametrize(("value", "expected"), [(1, 1), ("100", 100), (100, 100)])
 def test_page_size_within_the_backend_cap(value: object, expected: int) -> None:
-    assert check_page_size(value) == expected
+    assert check_page_size("unpod", value, settings.MAX_PAGE_SIZE) == expected
 
 
 @pytest.mark.parametrize("value", [0, 101, "-1", "abc", "2.5"])
 def test_page_size_outside_names_the_key(value: object) -> None:
     with pytest.raises(ConfigError, match="SOURCES__UNPOD__PAGE_SIZE"):
-        check_page_size(value)
+        check_page_size("unpod", value, settings.MAX_PAGE_SIZE)
 
 
 def test_pages_ahead_are_named_only_by_number_and_only_up_to_count() -> None:
