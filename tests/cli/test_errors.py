@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -136,8 +137,10 @@ def test_an_end_in_the_future_means_now(
     run = callsync_here("sync", "--start", "2026-10-25", "--end", "2999-01-01", capsys=capsys)
     assert run.code == 0, run.err
     (request,) = sim.requests_for("unpod")
+    end = request.query.pop("end_date")  # the window ends when the sync started, not in 2999
     assert request.query == {"start_date": "2026-10-25T00:00:00Z", "page": "1",
                              "page_size": "100"}
+    assert end.startswith(datetime.now(UTC).strftime("%Y-")) and not end.startswith("2999")
 
 
 def test_a_configuration_error_creates_no_file(
