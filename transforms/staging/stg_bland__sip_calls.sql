@@ -54,8 +54,8 @@ normalized as (
 )
 
 select
-    provider,
     call_key,
+    provider,
     call_id,
     account_id,
     direction,

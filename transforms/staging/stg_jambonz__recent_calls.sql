@@ -79,8 +79,8 @@ answered as (
 )
 
 select
-    provider,
     call_key,
+    provider,
     call_id,
     account_id,
     direction,

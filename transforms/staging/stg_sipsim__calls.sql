@@ -99,8 +99,8 @@ flagged as (
 )
 
 select
-    provider,
     call_key,
+    provider,
     call_id,
     account_id,
     direction,
