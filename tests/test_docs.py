@@ -20,7 +20,8 @@ from tests.conftest import PROJECT
 
 DOCS = PROJECT / "docs"
 SKIP = {".venv", "data", ".git", ".mypy_cache", ".ruff_cache", ".pytest_cache", "dist"}
-INTERNAL_ARGUMENTS = {"backfill", "retry", "meter", "clock", "unfinished"}  # set by callsync, not by users
+# set by callsync, not by users
+INTERNAL_ARGUMENTS = {"backfill", "retry", "meter", "clock", "unfinished"}
 HTTP_KEYS = ["requests_per_second", "max_attempts", "timeout_seconds", "max_response_bytes"]
 
 
