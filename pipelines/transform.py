@@ -1,27 +1,38 @@
 """The SQL runner: `transforms/macros` -> `staging` (views) -> `marts` (tables), in order,
 then `transforms/comments.sql` (what each contract table and column holds).
 
-SQL files are plain DuckDB SQL. `{{ raw_<slug>.<table> }}` names a raw table; where it
-does not exist yet (a provider never synced), an empty relation of the raw table's
-declared columns stands in, so every model builds on any warehouse. The only values
-formatted into SQL are instants the warehouse itself returned (`instant`: constants, so
-that zone maps prune); the other substitutions are identifiers from this project's files.
+SQL files are plain DuckDB SQL; the runner changes nothing in them but the named
+variables `{{ ... }}` that `transforms/README.md` lists (`VARIABLES` below):
 
-`calls` is built incrementally after a sync: only the raw rows that arrived after the
-provider's newest `synced_at` in `calls` are read, and each call they name is decided
-between them and its current row in `calls` (`{{ previous_calls }}` in `calls.sql`: that
-row won over every older raw row of the call), then replaced.
+- `{{ raw_<slug>.<table> }}`: a raw table; where it does not exist yet (a provider never
+  synced), an empty relation of its declared columns, so every model builds on any
+  warehouse. In the incremental build of `calls`, only the raw rows fetched after the
+  provider's newest `synced_at` in `calls`.
+- `{{ staging.<view> }}`: a staging view; in the incremental build of `calls`, the view's
+  own SQL over those new raw rows (so `stg_calls` reads the new rows of each provider).
+- `{{ previous_calls }}` (`calls.sql`): the current `calls` rows of the calls the new raw
+  rows name (they won over every older raw row); none in a full build.
+- `{{ calls }}` (`calls_daily.sql`): `main.calls`; after an incremental build, only the
+  rows of the UTC days that hold a changed call.
+- `{{ base_url.<slug> }}`: the provider's configured API root as a SQL string (relative
+  recording paths are resolved against it).
+
+The only values formatted into SQL are instants the warehouse itself returned (`instant`:
+constants, so that zone maps prune) and the configured API roots, quoted as SQL strings;
+every other substitution is an identifier or SQL text from this project's files.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
+import dlt
 import duckdb
 
 from pipelines import checks
@@ -30,10 +41,14 @@ from pipelines.failpoints import failpoint
 log = logging.getLogger("callsync.transform")
 
 TRANSFORMS = Path(__file__).resolve().parent.parent / "transforms"
-RAW_REF = re.compile(r"\{\{\s*(raw_\w+)\.(\w+)\s*\}\}")
-STAGING_REF = re.compile(r"\bstaging\.(stg_\w+)")
+VARIABLE = re.compile(r"\{\{\s*(\w+)(?:\.(\w+))?\s*\}\}")
+VARIABLES = ("raw_<slug>.<table>", "staging.<view>", "previous_calls", "calls",
+             "base_url.<slug>")
+CALLS_STAGING = "stg_calls"  # the one union of the staging views of calls
 FIRST_MARTS = ("calls",)  # built before the marts that read them
 COMMENTS = TRANSFORMS / "comments.sql"  # `comment on` every contract table and column
+NO_PREVIOUS = "(select cast(null as varchar) as call_key where false)"
+MATERIALIZED = re.compile(r"^-- materialized: (\w+)", re.MULTILINE)
 
 
 @dataclass
@@ -45,10 +60,26 @@ class BuildReport:
     seconds: float = 0.0
 
 
-PREVIOUS_REF = re.compile(r"\{\{\s*previous_calls\s*\}\}")
-NO_PREVIOUS = "(select cast(null as varchar) as call_key where false)"
-MATERIALIZED = re.compile(r"^-- materialized: (\w+)", re.MULTILINE)
-CALLS_REF = re.compile(r"\bfrom calls\b")
+@dataclass
+class Context:
+    """What the variables of one rendering stand for.
+
+    Attributes:
+        con: The warehouse (raw tables that do not exist get an empty stand-in).
+        raw_columns: The declared columns of every raw table, `raw_<slug>.<table>` -> SQL.
+        bound: Variables given a relation outright (`previous_calls`, `calls`, ...).
+        new_rows: In the incremental build, each raw table's relation of new rows
+            (`raw_<slug>.<table>` -> SQL); staging views are then inlined over them.
+    """
+
+    con: duckdb.DuckDBPyConnection
+    raw_columns: Mapping[str, str]
+    bound: Mapping[str, str] = field(default_factory=dict)
+    new_rows: Callable[[str, str], str] | None = None
+
+
+class TemplateError(ValueError):
+    """A model names a variable the runner does not define."""
 
 
 def materialized(sql: str) -> str:
@@ -57,35 +88,88 @@ def materialized(sql: str) -> str:
     return found.group(1) if found else "table"
 
 
-def render(
-    sql: str, con: duckdb.DuckDBPyConnection, raw_columns: Mapping[str, str],
-    scope: Mapping[str, str] | None = None,
-) -> str:
-    """Replace `{{ raw_x.t }}` with the table, or an empty typed stand-in if it is missing.
+def model_sql(folder: str, name: str) -> str:
+    """The text of `transforms/<folder>/<name>.sql`."""
+    return (TRANSFORMS / folder / f"{name}.sql").read_text()
 
-    `scope` maps a raw table to a relation read instead (the incremental build's new rows).
+
+def staging_inputs(sql: str) -> list[str]:
+    """The staging views a model reads through `{{ staging.<view> }}`, in order."""
+    return [m.group(2) for m in VARIABLE.finditer(sql)
+            if m.group(1) == "staging" and m.group(2)]
+
+
+def render(sql: str, ctx: Context) -> str:
+    """`sql` with each `{{ variable }}` replaced by what `ctx` says it stands for.
+
+    Raises:
+        TemplateError: a variable the runner does not define (see `VARIABLES`).
+        KeyError: a missing raw table without declared columns.
     """
 
     def replace(match: re.Match[str]) -> str:
-        schema, table = match.group(1), match.group(2)
-        if table_exists(con, schema, table):
-            return (scope or {}).get(f"{schema}.{table}") or f'"{schema}"."{table}"'
-        columns = raw_columns.get(f"{schema}.{table}")
+        head, name = match.group(1), match.group(2)
+        key = f"{head}.{name}" if name else head
+        if key in ctx.bound:
+            return ctx.bound[key]
+        if head.startswith("raw_") and name:
+            return _raw_relation(ctx, head, name)
+        if head == "staging" and name:
+            if ctx.new_rows is None:
+                return f'staging."{name}"'
+            return f"({render(model_sql('staging', name), ctx)})"
+        if head == "base_url" and name:
+            return sql_string(base_url(name))
+        if key == "previous_calls":
+            return NO_PREVIOUS
+        if key == "calls":
+            return "main.calls"
+        raise TemplateError(f"unknown variable {{{{ {key} }}}} (defined: "
+                            + ", ".join(VARIABLES) + ")")
+
+    return VARIABLE.sub(replace, sql)
+
+
+def _raw_relation(ctx: Context, schema: str, table: str) -> str:
+    if not table_exists(ctx.con, schema, table):
+        columns = ctx.raw_columns.get(f"{schema}.{table}")
         if columns is None:
             raise KeyError(f"no declared columns for missing raw table {schema}.{table}")
         return f"(select {columns} where false)"
+    if ctx.new_rows is not None:
+        return ctx.new_rows(schema, table)
+    return f'"{schema}"."{table}"'
 
-    return RAW_REF.sub(replace, sql)
+
+def base_url(slug: str) -> str | None:
+    """The API root `[sources.<slug>] base_url` configures, else the source's default."""
+    configured: object = dlt.config.get(f"sources.{slug}.base_url")
+    if isinstance(configured, str) and configured.strip():
+        return configured.strip()
+    try:
+        settings = importlib.import_module(f"sources.{slug}.settings")
+    except ImportError:
+        return None
+    default = getattr(settings, "DEFAULT_BASE_URL", None)
+    return default if isinstance(default, str) else None
 
 
-def with_previous(sql: str, relation: str = NO_PREVIOUS) -> str:
-    """`{{ previous_calls }}` as `relation`: the current `calls` rows an incremental build
-    weighs against the new raw rows; none in a full build."""
-    return PREVIOUS_REF.sub(relation, sql)
+def sql_string(value: str | None) -> str:
+    """`value` as a SQL string literal (or `null`)."""
+    if value is None:
+        return "cast(null as varchar)"
+    return "'" + value.replace("'", "''") + "'"
 
 
 def models(folder: str) -> list[Path]:
+    """The models of a folder in build order.
+
+    Staging: the views over one raw table first, then those reading other staging views
+    (`stg_calls`). Marts: `FIRST_MARTS` first, then by name.
+    """
     paths = sorted((TRANSFORMS / folder).glob("*.sql"))
+    if folder == "staging":
+        return sorted(paths, key=lambda p: (bool(staging_inputs(p.read_text())), p.stem))
     if folder == "marts":
         first = [p for name in FIRST_MARTS for p in paths if p.stem == name]
         paths = first + [p for p in paths if p not in first]
@@ -104,26 +188,29 @@ def build(
     con.execute("set TimeZone = 'UTC'")
     con.execute("create schema if not exists staging")
     report = BuildReport()
+    ctx = Context(con, raw_columns)
     for path in models("macros"):
         con.execute(path.read_text())
     for path in models("staging"):
-        sql = render(path.read_text(), con, raw_columns)
+        sql = render(path.read_text(), ctx)
         con.execute(f'create or replace view staging."{path.stem}" as {sql}')
+    check_calls_staging(con)
     con.execute("begin transaction")  # the marts change together, or not at all
     try:
         days = False
         for path in models("marts"):
-            sql = render(path.read_text(), con, raw_columns)
+            sql = path.read_text()
             kind = materialized(sql)
             if kind == "view":
-                con.execute(f'create or replace view main."{path.stem}" as {sql}')
+                con.execute(f'create or replace view main."{path.stem}" as '
+                            f"{render(sql, ctx)}")
             elif kind == "incremental":
-                days = _build_incremental(con, path.stem, sql, report, incremental,
-                                          raw_columns)
+                days = _build_incremental(con, path.stem, sql, report, incremental, ctx)
             elif kind == "daily" and days and _table_exists(con, path.stem):
-                _build_days(con, path.stem, sql)
+                _build_days(con, path.stem, sql, ctx)
             else:
-                con.execute(f'create or replace table main."{path.stem}" as {sql}')
+                con.execute(f'create or replace table main."{path.stem}" as '
+                            f"{render(sql, ctx)}")
         con.execute(COMMENTS.read_text())  # a rebuilt table has lost its comments
         failpoint("during_build")
         con.execute("commit")
@@ -134,7 +221,29 @@ def build(
     return report
 
 
-def _build_days(con: duckdb.DuckDBPyConnection, name: str, sql: str) -> None:
+def check_calls_staging(con: duckdb.DuckDBPyConnection) -> None:
+    """Fail the build unless every staging view `stg_calls` unions has the same columns,
+    names and types in the same order (`union all` pairs columns by position).
+
+    Raises:
+        TemplateError: naming the view and its first differing column.
+    """
+    views = staging_inputs(model_sql("staging", CALLS_STAGING))
+    shapes = {view: con.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = 'staging' and table_name = ? order by ordinal_position",
+        [view]).fetchall() for view in views}
+    first = views[0]
+    for view in views[1:]:
+        if shapes[view] != shapes[first]:
+            diff = next((f"{a} vs {b}" for a, b in zip(shapes[first], shapes[view],
+                                                       strict=False) if a != b),
+                        f"{len(shapes[first])} vs {len(shapes[view])} columns")
+            raise TemplateError(f"staging.{view} does not have the columns of "
+                                f"staging.{first} (in order): {diff}")
+
+
+def _build_days(con: duckdb.DuckDBPyConnection, name: str, sql: str, ctx: Context) -> None:
     """Rebuild only the days of `name` that hold a changed call (`_days`).
 
     `calls` is kept in `started_at` order, so the constant bounds of the days let DuckDB's
@@ -144,12 +253,11 @@ def _build_days(con: duckdb.DuckDBPyConnection, name: str, sql: str) -> None:
     if not found or found[0] is None:
         return
     low, high = (datetime.combine(day, time(), UTC) for day in (found[0], found[1]))
-    scoped = CALLS_REF.sub(
-        "from (select * from main.calls "
-        f"where started_at >= {instant(low)} "
-        f"and started_at < {instant(high + timedelta(days=1))} "
-        "and cast(timezone('UTC', started_at) as date) in (select day from _days)) as calls",
-        sql)
+    days = ("(select * from main.calls "
+            f"where started_at >= {instant(low)} "
+            f"and started_at < {instant(high + timedelta(days=1))} "
+            "and cast(timezone('UTC', started_at) as date) in (select day from _days))")
+    scoped = render(sql, Context(ctx.con, ctx.raw_columns, {"calls": days}))
     con.execute(f'delete from main."{name}" where day in (select day from _days)')
     con.execute(f'insert into main."{name}" by name select * from ({scoped})')
 
@@ -176,7 +284,7 @@ def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 def _build_incremental(
     con: duckdb.DuckDBPyConnection, name: str, sql: str, report: BuildReport,
-    incremental: bool, raw_columns: Mapping[str, str],
+    incremental: bool, ctx: Context,
 ) -> bool:
     """Replace the rows of `name` whose key has raw rows newer than the table's mark.
 
@@ -185,11 +293,12 @@ def _build_incremental(
     """
     scoped_build = incremental and _table_exists(con, name)
     if scoped_build:
-        keys = _scope_to_new_rows(con, name, raw_columns)
-        _old_rows(con, name, keys)
-        scoped = STAGING_REF.sub(lambda m: f'"_scope_{m.group(1)}"', sql)
-        con.execute("create or replace temp table _changed as "
-                    + with_previous(scoped, "(select * exclude (_row) from _old)"))
+        _stage_new_rows(con, name, ctx)
+        _old_rows(con, name, "select call_key from _staged_new where reject_reason is null")
+        scoped = render(sql, Context(con, ctx.raw_columns, {
+            f"staging.{CALLS_STAGING}": "_staged_new",
+            "previous_calls": "(select * exclude (_row) from _old)"}))
+        con.execute(f"create or replace temp table _changed as {scoped}")
         con.execute(
             "create or replace temp table _days as select distinct "
             "cast(timezone('UTC', started_at) as date) as day from ("
@@ -198,13 +307,13 @@ def _build_incremental(
         con.execute(f'delete from main."{name}" where rowid in (select _row from _old)')
         con.execute(f'insert into main."{name}" select * from _changed order by started_at')
     elif not _table_exists(con, name):  # the first build: every call is new
-        con.execute(f'create table main."{name}" as select * from ({with_previous(sql)}) '
+        con.execute(f'create table main."{name}" as select * from ({render(sql, ctx)}) '
                     "order by started_at")
         for provider, new in con.execute(
                 f'select provider, count(*) from main."{name}" group by 1').fetchall():
             report.new[provider], report.updated[provider] = int(new), 0
     else:
-        con.execute(f"create or replace temp table _changed as {with_previous(sql)}")
+        con.execute(f"create or replace temp table _changed as {render(sql, ctx)}")
         _count_changes(con, name, f'main."{name}"', report)
         con.execute(f'create or replace table main."{name}" as '
                     "select * from _changed order by started_at")
@@ -229,35 +338,23 @@ def _old_rows(con: duckdb.DuckDBPyConnection, name: str, keys: str) -> None:
                 "and rowid in (select _row from _hits)", [low, high])
 
 
-def _scope_to_new_rows(
-    con: duckdb.DuckDBPyConnection, name: str, raw_columns: Mapping[str, str]
-) -> str:
-    """Temp views `_scope_<view>`: each staging view of `calls`, reading only the raw rows
-    fetched after their provider's newest `synced_at` in `name` (the marks are constants,
-    so zone maps on `fetched_at` skip the older row groups). Returns a query of the call
-    keys those rows name.
+def _stage_new_rows(con: duckdb.DuckDBPyConnection, name: str, ctx: Context) -> None:
+    """Temp table `_staged_new`: `stg_calls` over only the raw rows fetched after their
+    provider's newest `synced_at` in `name` (`raw_<slug>` is provider `<slug>`'s schema;
+    the marks are constants, so zone maps on `fetched_at` skip the older row groups).
     """
     marks = dict(con.execute(
         f'select provider, max(synced_at) from main."{name}" group by 1').fetchall())
-    views = _calls_staging_views()
-    for view in views:
-        slug = view.removeprefix("stg_").split("__")[0]
-        sql = (TRANSFORMS / "staging" / f"{view}.sql").read_text()
-        mark = marks.get(slug)
-        scope = {} if mark is None else {  # no mark: every row is new, the tables themselves
-            f"{schema}.{table}": f'(select * from "{schema}"."{table}" '
-                                 f"where fetched_at > {instant(mark)})"
-            for schema, table in RAW_REF.findall(sql)}
-        scoped = render(sql, con, raw_columns, scope)
-        con.execute(f'create or replace temp view "_scope_{view}" as {scoped}')
-    return " union ".join(f'select call_key from "_scope_{view}" where reject_reason is null'
-                          for view in views)
 
+    def new_rows(schema: str, table: str) -> str:
+        mark = marks.get(schema.removeprefix("raw_"))
+        if mark is None:  # no mark: every row is new, the table itself
+            return f'"{schema}"."{table}"'
+        return f'(select * from "{schema}"."{table}" where fetched_at > {instant(mark)})'
 
-def _calls_staging_views() -> list[str]:
-    """The staging views `calls.sql` reads (its one branch per provider)."""
-    calls_sql = (TRANSFORMS / "marts" / "calls.sql").read_text()
-    return sorted(set(STAGING_REF.findall(calls_sql)))
+    staged = render(f"{{{{ staging.{CALLS_STAGING} }}}}",
+                    Context(con, ctx.raw_columns, new_rows=new_rows))
+    con.execute(f"create or replace temp table _staged_new as select * from {staged}")
 
 
 def _count_changes(

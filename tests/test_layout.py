@@ -8,6 +8,7 @@ import tomllib
 import pytest
 
 import simulator
+from pipelines.transform import staging_inputs
 from sources import PROVIDERS
 from tests.conftest import PROJECT
 
@@ -22,8 +23,8 @@ def test_provider_has_every_file(slug: str) -> None:
     assert slug in simulator.PROVIDERS
     staging = list((PROJECT / "transforms" / "staging").glob(f"stg_{slug}__*.sql"))
     assert staging
-    calls_sql = (PROJECT / "transforms" / "marts" / "calls.sql").read_text()
-    assert any(f"staging.{path.stem}" in calls_sql for path in staging)
+    union = staging_inputs((PROJECT / "transforms" / "staging" / "stg_calls.sql").read_text())
+    assert any(path.stem in union for path in staging)
     assert (PROJECT / "tests" / slug).is_dir()
 
 

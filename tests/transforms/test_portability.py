@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import sqlglot
 
-from pipelines.transform import PREVIOUS_REF, RAW_REF, models
+from pipelines.transform import VARIABLE, models
 
 
 @pytest.mark.parametrize("path", models("staging") + models("marts"), ids=lambda p: p.stem)
 def test_model_transpiles_to_postgres(path: Path) -> None:
-    sql = PREVIOUS_REF.sub("previous_calls", RAW_REF.sub(r"\1.\2", path.read_text()))
+    sql = VARIABLE.sub(lambda m: ".".join(filter(None, m.groups())), path.read_text())
     out = sqlglot.transpile(sql, read="duckdb", write="postgres",
                             unsupported_level=sqlglot.ErrorLevel.RAISE)
     assert len(out) == 1 and "select" in out[0].lower()

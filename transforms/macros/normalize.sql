@@ -104,3 +104,14 @@ create or replace macro staging.call_duration(reported, answered, started_at, an
             then staging.seconds_between(coalesce(answered_at, started_at), ended_at) end,
         0
     );
+
+-- recording_url: an absolute URL (with a scheme) as given; a relative path appended to
+-- the API root it was read from (`base`); as given where that root is unknown
+create or replace macro staging.resolve_url(path, base) as
+    case
+        when path is null then null
+        when regexp_matches(path, '^[A-Za-z][A-Za-z0-9+.-]*://') then path
+        when base is null then path
+        when starts_with(path, '/') then rtrim(base, '/') || path
+        else rtrim(base, '/') || '/' || path
+    end;

@@ -1,11 +1,8 @@
 -- grain: one row per provider call; key: call_key (the latest load of a call wins)
 -- materialized: incremental (the runner rebuilds only call_keys touched by new raw rows)
 with staged as (
-    -- one branch per provider; every staging view of calls has the same columns
-    select * from staging.stg_bland__sip_calls
-    union all by name select * from staging.stg_sipsim__calls
-    union all by name select * from staging.stg_unpod__call_logs
-    union all by name select * from staging.stg_jambonz__recent_calls
+    -- every provider's staged call records (an incremental build: only the new ones)
+    select * from {{ staging.stg_calls }}
 ),
 
 valid as (

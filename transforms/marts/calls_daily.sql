@@ -1,7 +1,8 @@
 -- grain: one row per UTC day, provider and direction; key: (day, provider, direction)
 -- materialized: daily (after a sync, only the days holding a changed call are rebuilt)
 with calls as (
-    select * from calls
+    -- `main.calls`; after an incremental build, the rows of the days it changed
+    select * from {{ calls }}
 ),
 
 daily as (

@@ -2,16 +2,7 @@
 -- materialized: view
 with staged as (
     select provider, record_key, reject_reason, raw_table, synced_at
-    from staging.stg_bland__sip_calls
-    union all by name
-    select provider, record_key, reject_reason, raw_table, synced_at
-    from staging.stg_sipsim__calls
-    union all by name
-    select provider, record_key, reject_reason, raw_table, synced_at
-    from staging.stg_unpod__call_logs
-    union all by name
-    select provider, record_key, reject_reason, raw_table, synced_at
-    from staging.stg_jambonz__recent_calls
+    from staging.stg_calls
 )
 
 select

@@ -6,9 +6,16 @@ with source as (
 fields as (
     select
         *,
-        json_extract_string(record, [
-            'direction', 'from', 'to', 'status', 'sip_code', 'duration_seconds', 'ended_at'
-        ]) as f,
+        -- the record's fields staging reads, by name, each as text
+        json_transform(record, '{
+            "direction": "VARCHAR",
+            "from": "VARCHAR",
+            "to": "VARCHAR",
+            "status": "VARCHAR",
+            "sip_code": "VARCHAR",
+            "duration_seconds": "VARCHAR",
+            "ended_at": "VARCHAR"
+        }') as f,
     from source
 ),
 
@@ -20,16 +27,16 @@ renamed as (
         started_at,
         fetched_at,
         record,
-        f[1] as direction_raw,
-        f[2] as from_raw,
-        f[3] as to_raw,
-        f[4] as provider_status,
+        f.direction as direction_raw,
+        f."from" as from_raw,
+        f."to" as to_raw,
+        f.status as provider_status,
         coalesce(
-            try_cast(try_cast(f[5] as double) as integer),
-            try_cast(regexp_extract(f[4], '^\s*([1-6][0-9]{2})([^0-9]|$)', 1) as integer)
+            try_cast(try_cast(f.sip_code as double) as integer),
+            try_cast(regexp_extract(f.status, '^\s*([1-6][0-9]{2})([^0-9]|$)', 1) as integer)
         ) as sip_code,
-        staging.duration(f[6]) as reported_duration_seconds,
-        staging.ts(f[7]) as ended_at,
+        staging.duration(f.duration_seconds) as reported_duration_seconds,
+        staging.ts(f.ended_at) as ended_at,
     from fields
 ),
 
@@ -47,8 +54,8 @@ normalized as (
 )
 
 select
-    provider,
     call_key,
+    provider,
     call_id,
     account_id,
     direction,

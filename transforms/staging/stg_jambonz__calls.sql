@@ -6,9 +6,16 @@ with source as (
 fields as (
     select
         *,
-        json_extract_string(record, [
-            'account_sid', 'direction', 'from', 'to', 'call_status', 'sip_status', 'duration'
-        ]) as f,
+        -- the record's fields staging reads, by name, each as text
+        json_transform(record, '{
+            "account_sid": "VARCHAR",
+            "direction": "VARCHAR",
+            "from": "VARCHAR",
+            "to": "VARCHAR",
+            "call_status": "VARCHAR",
+            "sip_status": "VARCHAR",
+            "duration": "VARCHAR"
+        }') as f,
     from source
 ),
 
@@ -16,15 +23,15 @@ renamed as (
     select
         'jambonz' as provider,
         call_id,
-        coalesce(nullif(f[1], ''), account_id) as account_id,
+        coalesce(nullif(f.account_sid, ''), account_id) as account_id,
         fetched_at,
         record,
-        f[2] as direction_raw,
-        f[3] as from_raw,
-        f[4] as to_raw,
-        f[5] as provider_status,
-        try_cast(try_cast(f[6] as double) as integer) as sip_code,
-        staging.duration(f[7]) as reported_duration_seconds,
+        f.direction as direction_raw,
+        f."from" as from_raw,
+        f."to" as to_raw,
+        f.call_status as provider_status,
+        try_cast(try_cast(f.sip_status as double) as integer) as sip_code,
+        staging.duration(f.duration) as reported_duration_seconds,
     from fields
 ),
 

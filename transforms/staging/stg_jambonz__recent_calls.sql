@@ -6,10 +6,20 @@ with source as (
 fields as (
     select
         *,
-        json_extract_string(record, [
-            'account_sid', 'direction', 'from', 'to', 'answered', 'sip_status', 'duration',
-            'answered_at', 'terminated_at', 'termination_reason', 'recording_url'
-        ]) as f,
+        -- the record's fields staging reads, by name, each as text
+        json_transform(record, '{
+            "account_sid": "VARCHAR",
+            "direction": "VARCHAR",
+            "from": "VARCHAR",
+            "to": "VARCHAR",
+            "answered": "VARCHAR",
+            "sip_status": "VARCHAR",
+            "duration": "VARCHAR",
+            "answered_at": "VARCHAR",
+            "terminated_at": "VARCHAR",
+            "termination_reason": "VARCHAR",
+            "recording_url": "VARCHAR"
+        }') as f,
     from source
 ),
 
@@ -17,24 +27,24 @@ renamed as (
     select
         'jambonz' as provider,
         call_id,
-        coalesce(nullif(f[1], ''), account_id) as account_id,
+        coalesce(nullif(f.account_sid, ''), account_id) as account_id,
         started_at,
         fetched_at,
         record,
         base_url,
-        f[2] as direction_raw,
-        f[3] as from_raw,
-        f[4] as to_raw,
-        f[5] as answered_raw,
-        f[6] as sip_status_raw,
-        try_cast(f[5] as boolean) as answered_flag,
-        try_cast(try_cast(f[6] as double) as integer) as sip_code,
-        staging.duration(f[7]) as reported_duration_seconds,
+        f.direction as direction_raw,
+        f."from" as from_raw,
+        f."to" as to_raw,
+        f.answered as answered_raw,
+        f.sip_status as sip_status_raw,
+        try_cast(f.answered as boolean) as answered_flag,
+        try_cast(try_cast(f.sip_status as double) as integer) as sip_code,
+        staging.duration(f.duration) as reported_duration_seconds,
         -- an unanswered call's answered_at is the epoch: staging.ts reads it as null
-        staging.ts(f[8]) as answered_at,
-        staging.ts(f[9]) as ended_at,
-        nullif(trim(f[10]), '') as end_reason,
-        nullif(trim(f[11]), '') as recording_path,
+        staging.ts(f.answered_at) as answered_at,
+        staging.ts(f.terminated_at) as ended_at,
+        nullif(trim(f.termination_reason), '') as end_reason,
+        nullif(trim(f.recording_url), '') as recording_path,
     from fields
 ),
 
@@ -57,14 +67,7 @@ normalized as (
                 then coalesce(answered_raw, '') || '/' || coalesce(sip_status_raw, '')
         end as provider_status,
         -- a relative recording path is resolved against the API root it was read from
-        case
-            when recording_path is null then null
-            when regexp_matches(recording_path, '^[A-Za-z][A-Za-z0-9+.-]*://')
-                then recording_path
-            when base_url is null then recording_path
-            when starts_with(recording_path, '/') then base_url || recording_path
-            else base_url || '/' || recording_path
-        end as recording_url,
+        staging.resolve_url(recording_path, base_url) as recording_url,
     from renamed
 ),
 
@@ -76,8 +79,8 @@ answered as (
 )
 
 select
-    provider,
     call_key,
+    provider,
     call_id,
     account_id,
     direction,

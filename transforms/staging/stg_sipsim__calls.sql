@@ -6,11 +6,21 @@ with source as (
 fields as (
     select
         *,
-        json_extract_string(record, [
-            'call_type', 'direction', 'sip_status', 'caller_number', 'target_number',
-            'receiver_number', 'answered', 'answered_time', 'end_time', 'wait_duration_sec',
-            'duration_sec', 'play_record_link'
-        ]) as f,
+        -- the record's fields staging reads, by name, each as text
+        json_transform(record, '{
+            "call_type": "VARCHAR",
+            "direction": "VARCHAR",
+            "sip_status": "VARCHAR",
+            "caller_number": "VARCHAR",
+            "target_number": "VARCHAR",
+            "receiver_number": "VARCHAR",
+            "answered": "VARCHAR",
+            "answered_time": "VARCHAR",
+            "end_time": "VARCHAR",
+            "wait_duration_sec": "VARCHAR",
+            "duration_sec": "VARCHAR",
+            "play_record_link": "VARCHAR"
+        }') as f,
     from source
 ),
 
@@ -23,16 +33,18 @@ renamed as (
         fetched_at,
         record,
         -- the field table's names, else the code example's (the seed disagrees with itself)
-        coalesce(nullif(trim(f[1]), ''), f[2]) as call_type,
-        f[3] as sip_status,
-        f[4] as from_raw,
-        coalesce(nullif(trim(f[5]), ''), f[6]) as to_raw,
-        try_cast(f[7] as boolean) as answered_flag,
-        staging.ts(f[8]) as answered_at,
-        staging.ts(f[9]) as ended_at,
-        staging.duration(f[10]) as reported_wait_seconds,
-        staging.duration(f[11]) as reported_duration_seconds,
-        nullif(trim(f[12]), '') as recording_url,
+        coalesce(nullif(trim(f.call_type), ''), f.direction) as call_type,
+        f.sip_status as sip_status,
+        f.caller_number as from_raw,
+        coalesce(nullif(trim(f.target_number), ''), f.receiver_number) as to_raw,
+        try_cast(f.answered as boolean) as answered_flag,
+        staging.ts(f.answered_time) as answered_at,
+        staging.ts(f.end_time) as ended_at,
+        staging.duration(f.wait_duration_sec) as reported_wait_seconds,
+        staging.duration(f.duration_sec) as reported_duration_seconds,
+        -- a relative link is resolved against the configured API root
+        staging.resolve_url(nullif(trim(f.play_record_link), ''), {{ base_url.sipsim }})
+            as recording_url,
     from fields
 ),
 
@@ -87,8 +99,8 @@ flagged as (
 )
 
 select
-    provider,
     call_key,
+    provider,
     call_id,
     account_id,
     direction,

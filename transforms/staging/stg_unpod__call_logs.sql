@@ -6,10 +6,17 @@ with source as (
 fields as (
     select
         *,
-        json_extract_string(record, [
-            'call_type', 'call_status', 'source_number', 'destination_number', 'start_time',
-            'end_time', 'call_duration', 'end_reason'
-        ]) as f,
+        -- the record's fields staging reads, by name, each as text
+        json_transform(record, '{
+            "call_type": "VARCHAR",
+            "call_status": "VARCHAR",
+            "source_number": "VARCHAR",
+            "destination_number": "VARCHAR",
+            "start_time": "VARCHAR",
+            "end_time": "VARCHAR",
+            "call_duration": "VARCHAR",
+            "end_reason": "VARCHAR"
+        }') as f,
     from source
 ),
 
@@ -23,14 +30,14 @@ renamed as (
         started_at,
         fetched_at,
         record,
-        f[1] as direction_raw,
-        f[2] as provider_status,
-        f[3] as from_raw,
-        f[4] as to_raw,
-        staging.ts(f[5]) as answered_at,
-        staging.ts(f[6]) as ended_at,
-        staging.duration(f[7]) as reported_duration_seconds,
-        f[8] as end_reason,
+        f.call_type as direction_raw,
+        f.call_status as provider_status,
+        f.source_number as from_raw,
+        f.destination_number as to_raw,
+        staging.ts(f.start_time) as answered_at,
+        staging.ts(f.end_time) as ended_at,
+        staging.duration(f.call_duration) as reported_duration_seconds,
+        f.end_reason as end_reason,
     from fields
 ),
 
@@ -61,8 +68,8 @@ answered as (
 )
 
 select
-    provider,
     call_key,
+    provider,
     call_id,
     account_id,
     direction,
