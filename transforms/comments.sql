@@ -66,3 +66,10 @@ comment on column calls_rejected.record_key is 'The raw record''s id, or its raw
 comment on column calls_rejected.reason is 'Why it was rejected (e.g. no readable start time, no id).';
 comment on column calls_rejected.raw_table is 'The raw table holding the record (raw_<provider>.<table>).';
 comment on column calls_rejected.loaded_at is 'When the record was last loaded, UTC.';
+
+comment on view calls_unfinished is 'Calls left unfinished by their last load (in_progress, or answered with no end yet): fetched again on every sync until final or started more than max_follow_seconds ago, then still listed.';
+comment on column calls_unfinished.call_key is '<provider>:<call_id>, as in calls.';
+comment on column calls_unfinished.provider is 'bland, sipsim, unpod or jambonz.';
+comment on column calls_unfinished.status is 'The call''s status in calls (in_progress; completed or unknown for a live call whose provider has no in-progress status).';
+comment on column calls_unfinished.started_at is 'When the call attempt began, UTC.';
+comment on column calls_unfinished.following_since is 'When callsync first fetched the call (its earliest raw record), UTC.';
