@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipelines import transform
+from pipelines import checks, transform
 from pipelines.warehouse import connect
 from sources import all_raw_columns
 
@@ -75,6 +75,8 @@ def main() -> None:
           lambda: report.__dict__.update(transform.build(
               con, all_raw_columns(), incremental=True).__dict__))
     print(f"  new {report.new}, updated {report.updated}")
+    # the data-quality rules run inside every build (above); alone, to show their share
+    timed("of which: the checks alone (call_checks)", lambda: checks.run(con))
     rows = con.execute("select count(*) from calls").fetchone()
     print(f"  calls rows: {rows[0] if rows else 0:,}")
     con.close()
