@@ -189,6 +189,8 @@ def _run(args: argparse.Namespace) -> int:
         from pipelines.redaction import add_secrets, configured_secrets
 
         warehouse.use(args.warehouse)
+        if args.command != "demo":  # the demo ignores dlt's configuration, as for its file
+            warehouse.check_engine()
         add_secrets(configured_secrets())
         return _dispatch(args)
     except (ProviderError, UsageError) as exc:
