@@ -160,10 +160,10 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--fail-on", choices=("error", "warn"),
                        help="exit 1 when a rule of this severity (warn: any rule) fails")
     report = command("report", "write the dashboard, one self-contained HTML file")
-    report.add_argument("--out", type=Path,
+    report.add_argument("--out", type=Path, metavar="PATH",
                         help="the HTML file (default <warehouse>-report.html)")
     demo = command("demo", "sync every provider from the bundled simulator")
-    demo.add_argument("--size", type=_demo_size, default=200,
+    demo.add_argument("--size", type=_demo_size, default=200, metavar="N",
                       help="simulated calls per partition (1 to 1,000,000; default 200)")
     return top
 
@@ -189,6 +189,8 @@ def _run(args: argparse.Namespace) -> int:
         from pipelines.redaction import add_secrets, configured_secrets
 
         warehouse.use(args.warehouse)
+        if args.command != "demo":  # the demo ignores dlt's configuration, as for its file
+            warehouse.check_engine()
         add_secrets(configured_secrets())
         return _dispatch(args)
     except (ProviderError, UsageError) as exc:

@@ -92,3 +92,20 @@ def connect(warehouse: Path, read_only: bool = False) -> duckdb.DuckDBPyConnecti
 def pipelines_dir(warehouse: Path) -> Path:
     """dlt's local working folder for this warehouse (safe to delete: state is in the file)."""
     return warehouse.parent / f".{warehouse.stem}.dlt"
+
+
+def check_engine() -> None:
+    """Refuse `[callsync] destination` other than duckdb, and `spark_master`: not built yet.
+
+    Without this a user who asked for PostgreSQL or Spark would silently get DuckDB.
+
+    Raises:
+        UsageError: either key asks for an engine callsync does not have.
+    """
+    chosen: object = dlt.config.get("callsync.destination")
+    if chosen is not None and str(chosen).strip().lower() not in ("", "duckdb"):
+        raise UsageError(f"destination {str(chosen).strip()!r} is not supported yet; only duckdb "
+                         "(unset [callsync] destination / CALLSYNC__DESTINATION)")
+    if dlt.config.get("callsync.spark_master") not in (None, ""):
+        raise UsageError("spark_master is not supported yet; only duckdb "
+                         "(unset [callsync] spark_master / CALLSYNC__SPARK_MASTER)")

@@ -176,6 +176,28 @@ def test_a_backfill_fetches_no_unfinished_call_again(
     assert f"sipsim:{a}" in unfinished(warehouse)
 
 
+def test_a_sipsim_call_not_served_by_id_is_a_warning_and_stays_followed(
+    sim: Simulator, warehouse: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    p = sim.providers["sipsim"]
+    configure(monkeypatch, sim, "sipsim")
+    a, _ = _sipsim_unfinished(p)
+    clock = {"sipsim": {"clock": lambda: p.now}}
+    assert sync.run(warehouse, ["sipsim"], overrides=clock).ok
+    p.calls.remove(p.find(a))  # the API no longer serves it: GET calls/{id} is a 404
+
+    for _ in range(2):  # asked for again on every sync, not dropped after one 404
+        sim.clear_log()
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="callsync"):
+            assert sync.run(warehouse, ["sipsim"], overrides=clock).ok
+        by_id = [r for r in sim.requests_for("sipsim") if r.path.endswith(f"/calls/{a}")]
+        assert len(by_id) == 1
+        assert f"call {a} is not served by id (404)" in caplog.text
+        assert f"sipsim:{a}" in unfinished(warehouse)
+
+
 @pytest.mark.parametrize("slug, page_size", [("unpod", 20), ("jambonz", 50)])
 @pytest.mark.parametrize("lost", [{2}, set()], ids=["page-2-lost", "nothing-lost"])
 def test_a_window_short_of_the_api_count_is_a_warning_not_a_failure(

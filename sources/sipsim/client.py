@@ -221,7 +221,8 @@ class SipsimClient:
 
     def calls_by_id(self, call_ids: Iterable[str]) -> list[Any]:
         """The current record of each call (`GET calls/{id}`), for calls followed to their
-        end; a call the API no longer knows (404) is logged and skipped."""
+        end; a call the API does not serve (404) is logged and skipped: it stays unfinished,
+        so the next sync asks again until `max_follow_seconds` pass."""
         found = []
         for call_id in call_ids:
             path = settings.CALL_PATH.format(id=quote(call_id, safe=""))
@@ -230,8 +231,8 @@ class SipsimClient:
             except ProviderError as exc:
                 if exc.status != 404:
                     raise
-                log.warning("sipsim: call %s is no longer served (404); not followed further",
-                            call_id)
+                log.warning("sipsim: call %s is not served by id (404); skipped this sync, "
+                            "it stays in calls_unfinished", call_id)
                 continue
             record = body.get("data") if isinstance(body, dict) else None
             if record is None:

@@ -209,3 +209,21 @@ def test_demo_options_are_checked(
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and "--size" in err
     assert not (isolated / "data").exists()
+
+
+@pytest.mark.parametrize(("key", "value", "says"), [
+    ("CALLSYNC__DESTINATION", "postgres",
+     "destination 'postgres' is not supported yet; only duckdb"),
+    ("CALLSYNC__SPARK_MASTER", "local[2]", "spark_master is not supported yet; only duckdb"),
+], ids=["postgres", "spark"])
+def test_an_engine_not_built_yet_is_refused_not_replaced_by_duckdb(
+    sim: Simulator, warehouse: Path, monkeypatch: pytest.MonkeyPatch,
+    key: str, value: str, says: str, capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure(monkeypatch, sim, "bland")
+    monkeypatch.setenv(key, value)
+    run = callsync_here("sync", capsys=capsys)
+    assert run.code == 2
+    lines = [line for line in run.err.splitlines() if line.strip()]
+    assert len(lines) == 1 and says in lines[0] and key in lines[0], run.err
+    assert sim.requests == [] and not warehouse.exists()

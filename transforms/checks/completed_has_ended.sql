@@ -3,8 +3,8 @@
 -- rule: a completed call has an ended_at.
 -- why warn: a real provider quirk, not a fault of the data: SIPSIM has no status for a
 -- call in progress and reports a live call as `answer` (completed) with no end time or
--- duration yet. Such a row is not `in_progress`, so nothing marks it as unfinished; the
--- next sync inside the lookback completes it.
+-- duration yet. calls_unfinished lists it (answered, no end), so later syncs fetch it
+-- again by id until it ends.
 with source as (
     select provider, call_key, status, ended_at from calls
 ),
