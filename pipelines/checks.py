@@ -1,10 +1,14 @@
 """Data-quality rules over `calls`, written into the table `call_checks`.
 
 One rule per file in `transforms/checks/`: the file name is the rule's name, its header
-says `-- severity: error` or `-- severity: warn`, and its query selects the `provider`
-and `call_key` of every call that breaks it. `run` evaluates every rule in one statement
-and replaces `call_checks` with one row per rule per provider that has calls (passing
-rules included), then applies the comments of `transforms/comments_checks.sql`.
+(`--` lines) says `-- severity: error` or `-- severity: warn`, the rule and why, and its
+body is one SQL condition over the columns of one `calls` row, true when that call breaks
+the rule (NULL counts as passing, as in a WHERE). `run` folds every condition, as written,
+into ONE aggregate over `calls` grouped by provider (`count(*) filter (where <condition>)`
+and `min(call_key, 5) filter (where <condition>)` per rule), so the checks cost one scan
+of `calls` however many rules there are. It replaces `call_checks` with one row per rule
+per provider that has calls (passing rules included), then applies the comments of
+`transforms/comments_checks.sql`.
 """
 
 from __future__ import annotations
@@ -25,16 +29,17 @@ COMMENTS = TRANSFORMS / "comments_checks.sql"
 SEVERITIES = ("error", "warn")
 SEVERITY = re.compile(r"^-- severity: (\w+)\s*$", re.MULTILINE)
 NAME = re.compile(r"[a-z][a-z0-9_]*")  # written into SQL as a literal and an alias
+QUERY = re.compile(r"\s*\(?\s*(select|with|from)\b", re.IGNORECASE)
 SAMPLES = 5
 
 
 @dataclass(frozen=True)
 class Rule:
-    """One rule file: its name (the file's stem), severity and query."""
+    """One rule file: its name (the file's stem), severity and failing-row condition."""
 
     name: str
     severity: str
-    sql: str
+    condition: str
 
 
 @dataclass(frozen=True)
@@ -58,8 +63,8 @@ def rules(folder: Path = CHECKS) -> list[Rule]:
     """Every rule in `folder`, by name.
 
     Raises:
-        ValueError: A rule file has no valid `-- severity:` header, or a name that is not
-            lowercase snake_case.
+        ValueError: A rule file has no valid `-- severity:` header, a name that is not
+            lowercase snake_case, or no condition (or a query instead of one).
     """
     found = []
     for path in sorted(folder.glob("*.sql")):
@@ -70,65 +75,72 @@ def rules(folder: Path = CHECKS) -> list[Rule]:
         if severity is None or severity.group(1) not in SEVERITIES:
             raise ValueError(f"{path}: the header needs a line '-- severity: error' "
                              "or '-- severity: warn'")
-        found.append(Rule(path.stem, severity.group(1), sql))
+        body = "\n".join(line for line in sql.splitlines() if not line.startswith("--"))
+        if not body.strip() or QUERY.match(body):
+            raise ValueError(f"{path}: after the header, write the condition a failing call "
+                             "meets (e.g. 'ended_at < started_at'), not a query")
+        found.append(Rule(path.stem, severity.group(1), body.strip()))
     return found
 
 
 def checks_sql(chosen: list[Rule]) -> str:
-    """The query of `call_checks`: every rule crossed with every provider in `calls`."""
-    declared = ",\n        ".join(f"('{r.name}', '{r.severity}')" for r in chosen)
-    failing = "\n    union all\n    ".join(
-        f"select '{r.name}' as rule, provider, call_key from (\n{r.sql}\n) as {r.name}"
+    """The query of `call_checks`: every rule crossed with every provider in `calls`.
+
+    One pass over `calls`: `flagged` turns each rule's condition into a boolean column
+    `fails_<rule>`, evaluated once per row; `counted` aggregates them by provider (a
+    filtered count and a filtered `min(call_key, 5)`: the 5 smallest failing keys, in
+    order); its few rows (one per provider) become one row per rule and provider.
+    """
+    # `case when` evaluates the condition as a filter does, short-circuiting `and`/`or`
+    # (a bare boolean in a select list evaluates every operand: numbers_are_e164's second
+    # regular expression would then run on every number, 2x its cost); NULL -> false
+    flags = "".join(f"\n        case when (\n{r.condition}\n        ) then true else false end"
+                    f" as fails_{r.name}," for r in chosen)
+    measures = "".join(
+        f"\n        count(*) filter (where fails_{r.name}) as {r.name}__failing,"
+        f"\n        min(call_key, {SAMPLES}) filter (where fails_{r.name}) as {r.name}__samples,"
+        for r in chosen)
+    checks = "\n    union all\n    ".join(
+        f"""select
+        '{r.name}' as rule,
+        provider,
+        '{r.severity}' as severity,
+        {r.name}__failing as failing_rows,
+        total_rows,
+        coalesce({r.name}__samples, cast([] as varchar[])) as sample_keys,
+    from counted"""
         for r in chosen)
     return f"""
-with declared (rule, severity) as (
-    values
-        {declared}
-),
-
-providers as (
-    select provider, count(*) as total_rows from calls group by provider
-),
-
-failures as (
-    {failing}
-),
-
-ranked as (
+with flagged as (
     select
-        rule,
         provider,
-        call_key,
-        row_number() over (partition by rule, provider order by call_key) as n,
-    from failures
+        call_key,{flags}
+    from calls
 ),
 
-counted as (
+-- materialized: each rule's select below reads it, and must not aggregate calls again
+counted as materialized (
     select
-        rule,
         provider,
-        count(*) as failing_rows,
-        array_agg(call_key order by call_key) filter (where n <= {SAMPLES}) as sample_keys,
-    from ranked
-    group by rule, provider
+        count(*) as total_rows,{measures}
+    from flagged
+    group by provider
 ),
 
 checks as (
-    select
-        declared.rule,
-        providers.provider,
-        declared.severity,
-        cast(coalesce(counted.failing_rows, 0) as bigint) as failing_rows,
-        cast(providers.total_rows as bigint) as total_rows,
-        coalesce(counted.sample_keys, cast([] as varchar[])) as sample_keys,
-        current_timestamp as checked_at,
-    from declared
-    cross join providers
-    left join counted
-        on counted.rule = declared.rule and counted.provider = providers.provider
+    {checks}
 )
 
-select * from checks order by rule, provider
+select
+    rule,
+    provider,
+    severity,
+    cast(failing_rows as bigint) as failing_rows,
+    cast(total_rows as bigint) as total_rows,
+    sample_keys,
+    current_timestamp as checked_at,
+from checks
+order by rule, provider
 """
 
 

@@ -218,18 +218,30 @@ def test_columns_types_and_comments(con: duckdb.DuckDBPyConnection) -> None:
     assert table[0]["comment"]
 
 
-def test_a_rule_file_without_a_severity_or_a_plain_name_is_refused(tmp_path: Path) -> None:
-    (tmp_path / "ok.sql").write_text("-- severity: warn\nselect 1;\n")
-    (tmp_path / "bad.sql").write_text("-- severity: fatal\nselect 1")
-    with pytest.raises(ValueError, match="bad.sql"):
-        checks.rules(tmp_path)
-    (tmp_path / "bad.sql").unlink()
-    (tmp_path / "Bad-Name.sql").write_text("-- severity: warn\nselect 1")
-    with pytest.raises(ValueError, match="Bad-Name.sql"):
-        checks.rules(tmp_path)
-    (tmp_path / "Bad-Name.sql").unlink()
-    assert [(r.name, r.severity, r.sql) for r in checks.rules(tmp_path)] == [
-        ("ok", "warn", "-- severity: warn\nselect 1")]
+def test_a_rule_file_without_a_severity_a_plain_name_or_a_condition_is_refused(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "ok.sql").write_text("-- severity: warn\n-- rule: why\nended_at < started_at;\n")
+    for name, text in [("bad.sql", "-- severity: fatal\nended_at < started_at"),
+                       ("Bad-Name.sql", "-- severity: warn\nended_at < started_at"),
+                       ("query.sql", "-- severity: warn\nselect provider, call_key from calls"),
+                       ("cte.sql", "-- severity: warn\n WITH source as (select 1) select 1"),
+                       ("empty.sql", "-- severity: warn\n-- rule: nothing\n")]:
+        (tmp_path / name).write_text(text)
+        with pytest.raises(ValueError, match=name):
+            checks.rules(tmp_path)
+        (tmp_path / name).unlink()
+    assert [(r.name, r.severity, r.condition) for r in checks.rules(tmp_path)] == [
+        ("ok", "warn", "ended_at < started_at")]
+
+
+def test_a_rule_with_a_typo_fails_the_query(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path,
+) -> None:
+    insert(con, [call("a")])
+    (tmp_path / "typo.sql").write_text("-- severity: warn\nended_att < started_at\n")
+    with pytest.raises(duckdb.BinderException, match="ended_att"):
+        con.execute(checks.checks_sql(checks.rules(tmp_path)))
 
 
 @pytest.mark.parametrize("fail_on, failing", [
@@ -248,7 +260,10 @@ def test_fail_on_picks_the_failing_rules_of_that_severity(
 
 @pytest.mark.parametrize("rule", checks.rules(), ids=lambda r: r.name)
 def test_rule_transpiles_to_postgres(rule: checks.Rule) -> None:
-    # as tests/transforms/test_portability.py does for the models
-    out = sqlglot.transpile(rule.sql, read="duckdb", write="postgres",
+    # as tests/transforms/test_portability.py does for the models: the condition, in the
+    # filtered aggregate the runner puts it in
+    sql = (f"select provider, count(*) filter (where (\n{rule.condition}\n)) "
+           "from calls group by provider")
+    out = sqlglot.transpile(sql, read="duckdb", write="postgres",
                             unsupported_level=sqlglot.ErrorLevel.RAISE)
-    assert len(out) == 1 and "select" in out[0].lower()
+    assert len(out) == 1 and "filter" in out[0].lower()

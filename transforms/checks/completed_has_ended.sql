@@ -1,17 +1,8 @@
--- grain: one row per failing call; key: call_key
+-- condition: true for a row of `calls` that breaks the rule
 -- severity: warn
 -- rule: a completed call has an ended_at.
 -- why warn: a real provider quirk, not a fault of the data: SIPSIM has no status for a
 -- call in progress and reports a live call as `answer` (completed) with no end time or
 -- duration yet. calls_unfinished lists it (answered, no end), so later syncs fetch it
 -- again by id until it ends.
-with source as (
-    select provider, call_key, status, ended_at from calls
-),
-
-failing as (
-    select provider, call_key from source
-    where status = 'completed' and ended_at is null
-)
-
-select * from failing
+status = 'completed' and ended_at is null

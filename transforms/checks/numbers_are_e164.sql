@@ -1,4 +1,4 @@
--- grain: one row per failing call; key: call_key
+-- condition: true for a row of `calls` that breaks the rule
 -- severity: warn
 -- rule: from_number and to_number that look like phone numbers (only digits, '+' and the
 -- separators ' .()-', with at least 7 digits) are E.164 ('+', then 7 to 15 digits, the
@@ -8,22 +8,13 @@
 -- rest as given, since no default country is assumed (contract section 3): a national
 -- number ('4155550100') is the provider's data, kept, but it will not match the same
 -- number written in E.164 by another provider.
--- cost: one pass over calls; the cheap E.164 match first, so the looser phone-number
+-- cost: the cheap E.164 match first, so the looser phone-number
 -- pattern runs only on the few numbers that fail it (translate() was 4x slower than
 -- these regular expressions on 40M rows).
-with source as (
-    select provider, call_key, from_number, to_number from calls
-),
-
-failing as (
-    select provider, call_key from source
-    where (
-        not regexp_matches(from_number, '^\+[1-9][0-9]{6,14}$')
-        and regexp_matches(from_number, '^\+?[ .()\-]*([0-9][ .()\-]*){7,}$')
-    ) or (
-        not regexp_matches(to_number, '^\+[1-9][0-9]{6,14}$')
-        and regexp_matches(to_number, '^\+?[ .()\-]*([0-9][ .()\-]*){7,}$')
-    )
+(
+    not regexp_matches(from_number, '^\+[1-9][0-9]{6,14}$')
+    and regexp_matches(from_number, '^\+?[ .()\-]*([0-9][ .()\-]*){7,}$')
+) or (
+    not regexp_matches(to_number, '^\+[1-9][0-9]{6,14}$')
+    and regexp_matches(to_number, '^\+?[ .()\-]*([0-9][ .()\-]*){7,}$')
 )
-
-select * from failing
