@@ -8,11 +8,21 @@ PACKAGES="
 chromium-headless-shell chromium-headless-shell
 systemd-analyze systemd
 flock util-linux
+pg_ctl postgresql
 "
+
+# Debian's postgresql keeps its server commands off PATH, in /usr/lib/postgresql/<ver>/bin
+have() {
+    command -v "$1" >/dev/null 2>&1 && return 0
+    for found in /usr/lib/postgresql/*/bin/"$1"; do
+        [ -x "$found" ] && return 0
+    done
+    return 1
+}
 
 missing=""
 for pair in $(echo "$PACKAGES" | tr ' ' ':'); do
-    command -v "${pair%%:*}" >/dev/null 2>&1 || missing="$missing ${pair#*:}"
+    have "${pair%%:*}" || missing="$missing ${pair#*:}"
 done
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ]; then
