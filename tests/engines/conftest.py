@@ -18,7 +18,11 @@ def postgres_server() -> Iterator[PostgresServer]:
     try:
         server = started()
     except Missing as exc:
-        pytest.fail(str(exc), pytrace=False)
+        missing = str(exc)
+    else:
+        missing = ""
+    if missing:  # outside the except: one line, no chained exception
+        pytest.fail(missing, pytrace=False)
     try:
         yield server
     finally:

@@ -178,7 +178,7 @@ def started() -> PostgresServer:
     Raises:
         Missing: the binaries are not installed.
     """
-    server = PostgresServer(bin=bin_dir(), home=Path(tempfile.mkdtemp(prefix="callsync-pg-")),
+    server = PostgresServer(bin=bin_dir(ROOT), home=Path(tempfile.mkdtemp(prefix="callsync-pg-")),
                             port=free_port(), password=secrets.token_urlsafe(16))
     try:
         server.start()

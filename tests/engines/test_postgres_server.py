@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import psycopg2
 import pytest
 
+from tests.conftest import PROJECT
 from tests.engines.postgres import Missing, PostgresServer, alive, bin_dir, started
 
 
@@ -52,3 +56,22 @@ def test_stop_ends_the_postmaster_by_its_pid() -> None:
     finally:
         server.stop()
         shutil.rmtree(server.home, ignore_errors=True)
+
+
+def test_a_missing_install_fails_the_tests_that_need_it_and_never_skips(tmp_path: Path) -> None:
+    (tmp_path / "test_needs_postgres.py").write_text(
+        "from pathlib import Path\n"
+        "from tests.engines import postgres\n"
+        "from tests.engines.conftest import postgres_server  # noqa: F401\n"
+        f"postgres.ROOT = Path({str(tmp_path / 'none')!r})\n"
+        "def test_it(postgres_server):\n"
+        "    pass\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir",
+         str(tmp_path), str(tmp_path / "test_needs_postgres.py")],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False,
+        env={**os.environ, "PYTHONPATH": str(PROJECT)})
+    assert done.returncode == 1, done.stdout
+    assert "install the Debian package 'postgresql'" in done.stdout
+    assert "1 error" in done.stdout and "skipped" not in done.stdout
+    assert "another exception" not in done.stdout  # one line, not a chain
