@@ -47,7 +47,9 @@ VARIABLES = ("raw_<slug>.<table>", "staging.<view>", "previous_calls", "calls",
 CALLS_STAGING = "stg_calls"  # the one union of the staging views of calls
 FIRST_MARTS = ("calls",)  # built before the marts that read them
 COMMENTS = TRANSFORMS / "comments.sql"  # `comment on` every contract table and column
-NO_PREVIOUS = "(select cast(null as varchar) as call_key where false)"
+# no previous rows: an empty relation with the columns of `calls` (`stg_calls` starts
+# with them, in the contract's order), which `calls.sql` names one by one
+NO_PREVIOUS = f'(select * from staging."{CALLS_STAGING}" where false)'
 MATERIALIZED = re.compile(r"^-- materialized: (\w+)", re.MULTILINE)
 
 

@@ -9,11 +9,13 @@ identified as (
     select * from live where call_id is not null
 ),
 
-deduplicated as (
-    select * from identified
-    qualify row_number() over (
-        partition by call_key order by observed_at desc, record desc
-    ) = 1
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by call_key order by observed_at desc nulls last, record desc nulls last
+        ) as load_rank
+    from identified
 )
 
 select
@@ -30,4 +32,5 @@ select
     sip_code,
     provider_status,
     observed_at,
-from deduplicated
+from ranked
+where load_rank = 1
