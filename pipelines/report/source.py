@@ -9,6 +9,7 @@ from typing import Any
 
 import duckdb
 
+from pipelines import readers
 from pipelines.transform import table_exists
 from pipelines.warehouse import connect, missing
 
@@ -17,15 +18,10 @@ class ReportError(Exception):
     """A report that cannot be written, for a reason the user can fix (one line)."""
 
 
-def published_path(warehouse: Path) -> Path:
-    """The readers' copy of `warehouse`: `data/calls.duckdb` -> `data/published/calls.duckdb`."""
-    return warehouse.parent / "published" / warehouse.name
-
-
 def source_path(warehouse: Path) -> Path:
     """The readers' copy where it exists (it can be read while a sync writes), else the
     warehouse itself."""
-    published = published_path(warehouse)
+    published = readers.paths(warehouse)[0]
     return published if published.is_file() else warehouse
 
 
