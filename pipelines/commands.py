@@ -126,9 +126,8 @@ def _print_status(statuses: list[status_mod.ProviderStatus]) -> None:
                      f": {s.last_error}" if s.last_error else "")
         if s.unfinished:
             log.info("  unfinished calls (calls_unfinished) %d", s.unfinished)
-        if s.last_api_count is not None and (s.last_received or 0) < s.last_api_count:
-            log.warning("warning: %s: the last run received %s of the %d calls the API "
-                        "counted in its window", s.slug, s.last_received, s.last_api_count)
+        if short := follow_mod.shortfall(s.slug, s.last_api_count, s.last_received):
+            log.warning("warning: last run: %s", short)
         for name, value in sorted(s.cursors.items()):
             log.info("  cursor %-28s %s", name, value)
         for table, count in s.raw_rows.items():

@@ -1,5 +1,5 @@
-"""Unfinished calls and completeness: what `sync` reads before extraction, what `status`
-counts, and the summary's warning when a window came back short.
+"""Unfinished calls and completeness: what `sync` reads before extraction, and the
+warning when a window came back short (the sync summary's and `status`'s).
 
 Before a sync, each provider's calls left unfinished by their last load (the view
 `calls_unfinished`) are read from the warehouse and passed to its source function
@@ -32,15 +32,6 @@ def read_unfinished(warehouse: Path) -> dict[str, list[Unfinished]]:
     for provider, call_id, account_id, started_at in rows:
         found.setdefault(provider, []).append(Unfinished(call_id, account_id, started_at))
     return found
-
-
-def unfinished_counts(warehouse: Path) -> dict[str, int]:
-    """Per provider, how many calls `calls_unfinished` lists (for `callsync status`)."""
-    with connect(warehouse, read_only=True) as con:
-        if not table_exists(con, "main", VIEW):
-            return {}
-        return {provider: int(n) for provider, n in con.execute(
-            f"select provider, count(*) from main.{VIEW} group by provider").fetchall()}
 
 
 def shortfall(slug: str, api_count: int | None, received: int | None) -> str | None:

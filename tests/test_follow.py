@@ -212,11 +212,15 @@ def test_a_window_short_of_the_api_count_is_a_warning_not_a_failure(
 
     assert done.code == 0, done.err
     short = re.search(rf"warning: {slug}: received (\d+) of the (\d+) calls", done.err)
+    shown = callsync_here("status", capsys=capsys)  # status repeats the last run's shortfall
+    again = re.search(rf"warning: last run: {slug}: received (\d+) of the (\d+)", shown.err)
     if lost:
         assert short is not None, done.err
         assert (int(short[1]), int(short[2])) == (page_size, p.count())
+        assert again is not None and again.groups() == short.groups(), shown.err
     else:
         assert short is None, done.err
+        assert again is None, shown.err
 
 
 @pytest.mark.parametrize("slug", ["unpod", "jambonz", "sipsim"])
