@@ -23,6 +23,7 @@ from pipelines.redaction import add_secrets
 from pipelines.warehouse import (
     DEMO_WAREHOUSE,
     connect,
+    engine,
     missing,
     pipelines_dir,
     resolve,
@@ -35,13 +36,19 @@ log = logging.getLogger("callsync")
 
 
 def sync(names: Sequence[str], start: datetime | None, end: datetime | None) -> int:
+    if engine() == "postgres":
+        from pipelines.engines import postgres
+
+        result = postgres.run(names, start, end)
+        report(result, postgres.where(postgres.credentials()))
+        return 0 if result.ok else 1
     warehouse = warehouse_path()
     result = sync_mod.run(warehouse, names, start, end)
     report(result, warehouse)
     return 0 if result.ok else 1
 
 
-def report(result: sync_mod.SyncResult, warehouse: Path) -> None:
+def report(result: sync_mod.SyncResult, warehouse: Path | str) -> None:
     """The end-of-sync summary: one line per provider, every figure of this run only.
 
     `records` are call records loaded, `others` SIP configs and live calls; `new` and

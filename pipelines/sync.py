@@ -223,10 +223,12 @@ def _provider_error(exc: BaseException) -> ProviderError | None:
 
 def _sync_one(
     warehouse: Path, made: tuple[Any, Meter], outcome: ProviderResult,
-    database: threading.Lock,
+    database: threading.Lock, target: tuple[Any, Path] | None = None,
 ) -> None:
+    """One provider's extract, normalize and load; `target` (another engine's dlt
+    destination and working folder) replaces the DuckDB file's."""
     outcome.started_at = runs.now()
-    pipeline = _extract(warehouse, made, outcome, database)
+    pipeline = _extract(warehouse, made, outcome, database, target)
     outcome.window_start = runs.window_start(made[0])
     if pipeline is not None:
         _finish(pipeline, outcome, database)
@@ -235,17 +237,18 @@ def _sync_one(
 
 def _extract(
     warehouse: Path, made: tuple[Any, Meter], outcome: ProviderResult,
-    database: threading.Lock,
+    database: threading.Lock, target: tuple[Any, Path] | None = None,
 ) -> dlt.Pipeline | None:
     """Restore state, finish what a killed run left, and extract: the pipeline, or None
     when the provider failed (`outcome.error` says why)."""
     source, meter = made
     began = time.monotonic()
+    into, workdir = target or (destination(warehouse), pipelines_dir(warehouse))
     pipeline = dlt.pipeline(
         pipeline_name=f"callsync_{outcome.slug}",
-        destination=destination(warehouse),
+        destination=into,
         dataset_name=f"raw_{outcome.slug}",
-        pipelines_dir=str(pipelines_dir(warehouse)),
+        pipelines_dir=str(workdir),
     )
     try:
         with database, _timed(outcome.slug, "state restored from the warehouse"):

@@ -72,12 +72,15 @@ class Context:
         bound: Variables given a relation outright (`previous_calls`, `calls`, ...).
         new_rows: In the incremental build, each raw table's relation of new rows
             (`raw_<slug>.<table>` -> SQL); staging views are then inlined over them.
+        exists: Whether a raw table exists, `(schema, table)`; another engine's answer
+            (with `con` None); default: asked of `con`.
     """
 
-    con: duckdb.DuckDBPyConnection
+    con: duckdb.DuckDBPyConnection | None
     raw_columns: Mapping[str, str]
     bound: Mapping[str, str] = field(default_factory=dict)
     new_rows: Callable[[str, str], str] | None = None
+    exists: Callable[[str, str], bool] | None = None
 
 
 class TemplateError(ValueError):
@@ -133,11 +136,16 @@ def render(sql: str, ctx: Context) -> str:
 
 
 def _raw_relation(ctx: Context, schema: str, table: str) -> str:
-    if not table_exists(ctx.con, schema, table):
+    if ctx.exists is not None:
+        found = ctx.exists(schema, table)
+    else:
+        assert ctx.con is not None, "a Context needs a connection or `exists`"
+        found = table_exists(ctx.con, schema, table)
+    if not found:
         columns = ctx.raw_columns.get(f"{schema}.{table}")
         if columns is None:
             raise KeyError(f"no declared columns for missing raw table {schema}.{table}")
-        return f"(select {columns} where false)"
+        return f'(select {columns} where false) as "{table}"'  # Postgres needs the alias
     if ctx.new_rows is not None:
         return ctx.new_rows(schema, table)
     return f'"{schema}"."{table}"'

@@ -94,18 +94,25 @@ def pipelines_dir(warehouse: Path) -> Path:
     return warehouse.parent / f".{warehouse.stem}.dlt"
 
 
-def check_engine() -> None:
-    """Refuse `[callsync] destination` other than duckdb, and `spark_master`: not built yet.
+def engine() -> str:
+    """The engine `[callsync] destination` names: `duckdb` (default) or `postgres`."""
+    chosen: object = dlt.config.get("callsync.destination")
+    name = str(chosen).strip().lower() if chosen is not None else ""
+    return name or "duckdb"
 
-    Without this a user who asked for PostgreSQL or Spark would silently get DuckDB.
+
+def check_engine() -> None:
+    """Refuse `[callsync] destination` other than duckdb or postgres, and `spark_master`:
+    not built yet.
+
+    Without this a user who asked for Spark would silently get DuckDB.
 
     Raises:
         UsageError: either key asks for an engine callsync does not have.
     """
-    chosen: object = dlt.config.get("callsync.destination")
-    if chosen is not None and str(chosen).strip().lower() not in ("", "duckdb"):
-        raise UsageError(f"destination {str(chosen).strip()!r} is not supported yet; only duckdb "
-                         "(unset [callsync] destination / CALLSYNC__DESTINATION)")
+    if engine() not in ("duckdb", "postgres"):
+        raise UsageError(f"destination {engine()!r} is not supported yet; only duckdb or "
+                         "postgres (unset [callsync] destination / CALLSYNC__DESTINATION)")
     if dlt.config.get("callsync.spark_master") not in (None, ""):
         raise UsageError("spark_master is not supported yet; only duckdb "
                          "(unset [callsync] spark_master / CALLSYNC__SPARK_MASTER)")

@@ -8,17 +8,27 @@ by sqlglot (`transpile`); staging and macros are per engine
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlglot
+from sqlglot import exp
 
 
-def transpile(sql: str, dialect: str) -> str:
+def transpile(sql: str, dialect: str,
+              rewrite: Callable[[exp.Expression], exp.Expression] | None = None) -> str:
     """The one statement of DuckDB `sql` in `dialect` (`postgres`, `spark`).
+
+    Args:
+        sql: One DuckDB statement.
+        dialect: sqlglot's name of the target dialect.
+        rewrite: Applied to every node of the parsed tree (`Expression.transform`) before
+            it is written: the engine's fixes for what sqlglot does not carry.
 
     Raises:
         sqlglot.errors.UnsupportedError: a construct sqlglot cannot carry faithfully.
     """
-    out = sqlglot.transpile(sql, read="duckdb", write=dialect,
-                            unsupported_level=sqlglot.ErrorLevel.RAISE)
-    if len(out) != 1:
-        raise ValueError(f"expected one statement, got {len(out)}")
-    return out[0]
+    trees = [t for t in sqlglot.parse(sql, read="duckdb") if t is not None]
+    if len(trees) != 1:
+        raise ValueError(f"expected one statement, got {len(trees)}")
+    tree = trees[0].transform(rewrite) if rewrite is not None else trees[0]
+    return tree.sql(dialect=dialect, unsupported_level=sqlglot.ErrorLevel.RAISE)
