@@ -1,6 +1,5 @@
-"""Raw loads into PostgreSQL through dlt's postgres destination: the groundwork of the
-Postgres engine (issue 13). The models do not run there yet; `destination = "postgres"`
-stays refused for users (`pipelines.warehouse.check_engine`)."""
+"""Raw loads into PostgreSQL through dlt's postgres destination, as callsync's Postgres
+engine makes them (issue 13; the whole flow: `test_postgres_sync.py`)."""
 
 from __future__ import annotations
 
