@@ -80,6 +80,14 @@ def report(result: sync_mod.SyncResult, warehouse: Path | str) -> None:
 
 
 def transform() -> int:
+    if engine() == "postgres":
+        from pipelines.engines import postgres
+
+        began = time.monotonic()
+        calls, where = postgres.transform_all()
+        log.info("models rebuilt in %.1f s: %d calls -> %s", time.monotonic() - began,
+                 calls, where)
+        return 0
     warehouse = warehouse_path()
     if not warehouse.exists():
         log.error("error: %s", missing(warehouse))
@@ -99,17 +107,24 @@ def transform() -> int:
 
 def status(as_json: bool = False, max_age: int | None = None) -> int:
     """`callsync status [--json] [--max-age SECONDS]`: 3 when a configured provider is stale."""
-    warehouse = warehouse_path()
-    exists = warehouse.exists()
-    if not exists and not as_json and max_age is None:
-        log.error("error: %s", missing(warehouse))
-        return 2
-    statuses = status_mod.read(warehouse) if exists else status_mod.unread()
+    warehouse: Path | str
+    if engine() == "postgres":
+        from pipelines.engines import postgres
+
+        statuses, warehouse = postgres.status()
+        exists = True
+    else:
+        warehouse = warehouse_path()
+        exists = warehouse.exists()
+        if not exists and not as_json and max_age is None:
+            log.error("error: %s", missing(warehouse))
+            return 2
+        statuses = status_mod.read(warehouse) if exists else status_mod.unread()
     if as_json:
         # the command's output, not a log line: one JSON object on stdout, whatever --debug
         sys.stdout.write(json.dumps(status_mod.as_json(warehouse, statuses)) + "\n")
         sys.stdout.flush()
-    elif not exists:
+    elif not exists and isinstance(warehouse, Path):
         log.info("%s", missing(warehouse))
     else:
         _print_status(statuses)
@@ -142,7 +157,11 @@ def _print_status(statuses: list[status_mod.ProviderStatus]) -> None:
 
 
 def publish() -> int:
-    """`callsync publish`: write the readers' copy now."""
+    """`callsync publish`: write the readers' copy now (Postgres needs none)."""
+    if engine() == "postgres":
+        log.info("nothing to publish: PostgreSQL serves readers itself (no readers' copy is "
+                 "written for destination postgres)")
+        return 0
     warehouse = warehouse_path()
     if not warehouse.exists():
         log.error("error: %s", missing(warehouse))
@@ -189,6 +208,10 @@ def write_report(out: Path | None, warehouse: Path | None = None) -> int:
     """`callsync report`: the dashboard as one HTML file; a bad input is one line, exit 2."""
     from pipelines import report as report_mod  # Altair and vl-convert: only when asked
 
+    if warehouse is None and engine() == "postgres":
+        from pipelines.engines import postgres
+
+        warehouse = postgres.report_path()  # data/<database>-report.html by default
     warehouse = warehouse or warehouse_path()
     began = time.monotonic()
     try:
@@ -204,16 +227,27 @@ def write_report(out: Path | None, warehouse: Path | None = None) -> int:
 def check(fail_on: str | None) -> int:
     """Run the data-quality rules into `call_checks` and print one line per rule and
     provider; exit 1 when a rule of the `fail_on` severity (or worse) fails."""
-    warehouse = warehouse_path()
-    if not warehouse.exists():
-        log.error("error: %s", missing(warehouse))
-        return 2
-    with WarehouseLock(warehouse), connect(warehouse) as con:
-        if not transform_mod.table_exists(con, "main", "calls"):
+    warehouse: Path | str
+    if engine() == "postgres":
+        from pipelines.engines import postgres
+
+        found, warehouse = postgres.check()
+        if found is None:
             log.error("error: %s has no calls table yet: run `callsync sync` first", warehouse)
             return 2
-        con.execute("set TimeZone = 'UTC'")
-        results = checks_mod.run(con)
+        results = found
+    else:
+        warehouse = warehouse_path()
+        if not warehouse.exists():
+            log.error("error: %s", missing(warehouse))
+            return 2
+        with WarehouseLock(warehouse), connect(warehouse) as con:
+            if not transform_mod.table_exists(con, "main", "calls"):
+                log.error("error: %s has no calls table yet: run `callsync sync` first",
+                          warehouse)
+                return 2
+            con.execute("set TimeZone = 'UTC'")
+            results = checks_mod.run(con)
     if not results:
         log.info("no calls to check yet -> %s", warehouse)
         return 0

@@ -155,7 +155,7 @@ class Session:
         values = list(params) if params is not None else None
         if values and "information_schema" in sql:  # DuckDB's default schema is ours
             values = [SCHEMA if v == "main" else v for v in values]
-        self.cursor.execute(to_postgres(sql), values)
+        self.cursor.execute(to_postgres(sql, values is not None), values)
         return self
 
     def native(self, sql: str, params: Sequence[Any] | None = None) -> Session:
@@ -164,7 +164,7 @@ class Session:
         return self
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self.cursor.executemany(to_postgres(sql), rows)
+        self.cursor.executemany(to_postgres(sql, True), rows)
 
     def fetchone(self) -> tuple[Any, ...] | None:
         return self.cursor.fetchone()  # type: ignore[no-any-return]
@@ -251,10 +251,27 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
     return node
 
 
+PLACEHOLDER = "callsync_placeholder__"
+
+
+def _bind(node: exp.Expression) -> exp.Expression:
+    """`_rewrite`, and each `?` as a marker that `to_postgres` turns into `%s`."""
+    if isinstance(node, exp.Placeholder):
+        return exp.var(PLACEHOLDER)
+    return _rewrite(node)
+
+
 @lru_cache(maxsize=256)
-def to_postgres(sql: str) -> str:
-    """DuckDB `sql` (one statement) as Postgres runs it (cached: statements repeat)."""
-    return transpile(sql, ENGINE, rewrite=_rewrite)
+def to_postgres(sql: str, params: bool = False) -> str:
+    """DuckDB `sql` (one statement) as Postgres runs it (cached: statements repeat).
+
+    With `params`, `?` placeholders become psycopg2's `%s` and every other `%` is doubled
+    (psycopg2 formats a statement with parameters: `like 'x%'` must read `'x%%'`).
+    """
+    if not params:
+        return transpile(sql, ENGINE, rewrite=_rewrite)
+    written = transpile(sql, ENGINE, rewrite=_bind)
+    return written.replace("%", "%%").replace(PLACEHOLDER, "%s")
 
 
 def models(folder: str) -> list[Path]:
@@ -525,3 +542,33 @@ def raw_tables(con: Session, slug: str) -> list[str]:
                "and table_name not like '\\_dlt%%' escape '\\' order by 1", [f"raw_{slug}"])
     return [row[0] for row in con.fetchall()]
 
+
+
+def status() -> tuple[list[Any], str]:
+    """`callsync status` on Postgres: every provider's status (read with the DuckDB SQL
+    of `pipelines.status`), and the database's name."""
+    from pipelines import status as status_mod
+
+    creds = credentials()
+    with session(creds) as con:
+        return status_mod.read_from(con), where(creds)  # type: ignore[arg-type]
+
+
+@contextmanager
+def report_source() -> Iterator[tuple[str, Session]]:
+    """What `callsync report` reads on Postgres: the database's name and a session (the
+    panels' DuckDB SQL is carried over by `to_postgres`; Postgres serves readers while a
+    sync writes, so there is no readers' copy to prefer).
+
+    Raises:
+        ConfigError: no credentials, or the database cannot be reached.
+    """
+    creds = credentials()
+    with session(creds) as con:
+        yield where(creds), con
+
+
+def report_path() -> Path:
+    """A stand-in for the warehouse file in the report's defaults: `data/<database>`, so
+    the dashboard is `data/<database>-report.html` and titled after the database."""
+    return resolve(DEFAULT_WAREHOUSE).parent / str(credentials().database)

@@ -11,7 +11,7 @@ import duckdb
 
 from pipelines import readers
 from pipelines.transform import table_exists
-from pipelines.warehouse import connect, missing
+from pipelines.warehouse import connect, engine, missing
 
 
 class ReportError(Exception):
@@ -26,12 +26,20 @@ def source_path(warehouse: Path) -> Path:
 
 
 @contextmanager
-def open_source(warehouse: Path) -> Iterator[tuple[Path, duckdb.DuckDBPyConnection]]:
-    """The file to read and a read-only connection to it, in UTC.
+def open_source(warehouse: Path) -> Iterator[tuple[Path | str, duckdb.DuckDBPyConnection]]:
+    """The file to read and a read-only connection to it, in UTC (on Postgres: the
+    database's name and a session that runs the panels' DuckDB SQL).
 
     Raises:
         ReportError: there is no warehouse, no call in it yet, or it cannot be opened.
     """
+    if engine() == "postgres":
+        from pipelines.engines import postgres
+
+        with postgres.report_source() as (where, session):
+            _check_calls(session, where)  # type: ignore[arg-type]
+            yield where, session  # type: ignore[misc]
+        return
     path = source_path(warehouse)
     if not path.is_file():
         raise ReportError(missing(warehouse))
@@ -46,13 +54,17 @@ def open_source(warehouse: Path) -> Iterator[tuple[Path, duckdb.DuckDBPyConnecti
     except duckdb.Error as exc:
         raise ReportError(f"cannot read {path}: {first_line(exc)}") from None
     try:
-        con.execute("set TimeZone = 'UTC'")
-        if not (table_exists(con, "main", "calls") and table_exists(con, "main", "calls_daily")
-                and scalar(con, "select count(*) from calls")):
-            raise ReportError(f"{path} holds no calls yet: run `callsync sync` first")
+        _check_calls(con, path)
         yield path, con
     finally:
         con.close()
+
+
+def _check_calls(con: duckdb.DuckDBPyConnection, where: Path | str) -> None:
+    con.execute("set TimeZone = 'UTC'")
+    if not (table_exists(con, "main", "calls") and table_exists(con, "main", "calls_daily")
+            and scalar(con, "select count(*) from calls")):
+        raise ReportError(f"{where} holds no calls yet: run `callsync sync` first")
 
 
 def first_line(exc: BaseException) -> str:
