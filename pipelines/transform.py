@@ -74,6 +74,8 @@ class Context:
             (`raw_<slug>.<table>` -> SQL); staging views are then inlined over them.
         exists: Whether a raw table exists, `(schema, table)`; another engine's answer
             (with `con` None); default: asked of `con`.
+        staging: The folder of `transforms/` whose staging views `new_rows` inlines
+            (another engine's: `postgres/staging`).
     """
 
     con: duckdb.DuckDBPyConnection | None
@@ -81,6 +83,7 @@ class Context:
     bound: Mapping[str, str] = field(default_factory=dict)
     new_rows: Callable[[str, str], str] | None = None
     exists: Callable[[str, str], bool] | None = None
+    staging: str = "staging"
 
 
 class TemplateError(ValueError):
@@ -122,7 +125,8 @@ def render(sql: str, ctx: Context) -> str:
         if head == "staging" and name:
             if ctx.new_rows is None:
                 return f'staging."{name}"'
-            return f"({render(model_sql('staging', name), ctx)})"
+            # the alias: Postgres wants one on every subquery in FROM
+            return f'({render(model_sql(ctx.staging, name), ctx)}) as "{name}"'
         if head == "base_url" and name:
             return sql_string(base_url(name))
         if key == "previous_calls":

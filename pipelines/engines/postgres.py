@@ -292,11 +292,17 @@ def _context(con: Session, **bound: str) -> transform.Context:
 # ---------------------------------------------------------------------------- build
 
 
-def build(con: Session) -> transform.BuildReport:
-    """Rebuild every model in one transaction, then the checks into `call_checks`.
+def build(con: Session, incremental: bool = False) -> transform.BuildReport:
+    """Build every model in one transaction, then the checks into `call_checks`.
+
+    With `incremental` (a sync), as on DuckDB: `calls` decides again only the calls named
+    by raw rows fetched after their provider's newest `synced_at`, and `calls_daily`
+    replaces only the days holding a changed call; without it (`callsync transform`, the
+    first build) every model is rebuilt from every raw row.
 
     Args:
         con: A session in autocommit (the lock's); the build begins and commits itself.
+        incremental: Build `calls` and `calls_daily` from the new raw rows only.
     """
     report = transform.BuildReport()
     began = time.monotonic()
@@ -313,12 +319,19 @@ def build(con: Session) -> transform.BuildReport:
             con.native(f'create view staging."{path.stem}" as '
                        f"{transform.render(path.read_text(), ctx)}")
         check_calls_staging(con)
+        days = False
         for path in transform.models("marts"):
-            sql = to_postgres(transform.render(path.read_text(), ctx))
-            if transform.materialized(sql) == "view" or \
-                    transform.materialized(path.read_text()) == "view":
+            text = path.read_text()
+            kind = transform.materialized(text)
+            if kind == "view":
+                sql = to_postgres(transform.render(text, ctx))
                 con.native(f'create view {SCHEMA}."{path.stem}" as {sql}')
+            elif kind == "incremental" and incremental and con.exists(SCHEMA, path.stem):
+                days = _build_calls(con, path.stem, text, report)
+            elif kind == "daily" and days and con.exists(SCHEMA, path.stem):
+                _build_days(con, path.stem, text)
             else:
+                sql = to_postgres(transform.render(text, ctx))
                 _replace_table(con, path.stem, sql, report)
         con.native(transform.COMMENTS.read_text())  # a new table has no comments yet
         failpoint("during_build")
@@ -331,20 +344,77 @@ def build(con: Session) -> transform.BuildReport:
     return report
 
 
+def _build_calls(con: Session, name: str, sql: str, report: transform.BuildReport) -> bool:
+    """Replace the rows of `name` (`calls`) whose call has raw rows newer than its
+    provider's mark, as `transform._build_incremental` does on DuckDB.
+
+    Returns:
+        True: temp table `_days` holds the UTC days of every changed call.
+    """
+    marks = dict(con.native(f'select provider, max(synced_at) from {SCHEMA}."{name}" '
+                            "group by 1").fetchall())
+
+    def new_rows(schema: str, table: str) -> str:
+        mark = marks.get(schema.removeprefix("raw_"))
+        if mark is None:  # no mark: every row is new
+            return f'"{schema}"."{table}"'
+        return (f'(select * from "{schema}"."{table}" where fetched_at > '
+                f'{transform.instant(mark)}) as "{table}"')
+
+    staged = transform.render(f"{{{{ staging.{transform.CALLS_STAGING} }}}}", transform.Context(
+        None, all_raw_columns(), new_rows=new_rows, exists=con.exists,
+        staging="postgres/staging"))
+    con.native(f"create temp table _staged_new on commit drop as select * from {staged}")
+    con.native(f'create temp table _old on commit drop as select * from {SCHEMA}."{name}" '
+               "where call_key in (select call_key from _staged_new "
+               "where reject_reason is null)")
+    scoped = to_postgres(transform.render(sql, _context(con, **{
+        f"staging.{transform.CALLS_STAGING}": "_staged_new",
+        "previous_calls": "(select * from _old) as previous_calls"})))
+    con.native(f'create temp table "_new_{name}" on commit drop as {scoped}')
+    con.native("create temp table _days on commit drop as select distinct "
+               "(started_at at time zone 'UTC')::date as day from ("
+               f'select started_at from "_new_{name}" union all select started_at from _old'
+               ") as changed")
+    _count_changes(con, report, old="_old")
+    con.native(f'delete from {SCHEMA}."{name}" where call_key in (select call_key from _old)')
+    con.native(f'insert into {SCHEMA}."{name}" select {_text_columns(con, name)} '
+               f'from "_new_{name}"')
+    return True
+
+
+def _build_days(con: Session, name: str, sql: str) -> None:
+    """Replace only the days of `name` (`calls_daily`) that hold a changed call."""
+    days = (f"(select * from {SCHEMA}.calls where (started_at at time zone 'UTC')::date "
+            "in (select day from _days)) as calls")
+    scoped = to_postgres(transform.render(sql, _context(con, calls=days)))
+    con.native(f'delete from {SCHEMA}."{name}" where day in (select day from _days)')
+    con.native(f'create temp table "_new_{name}" on commit drop as {scoped}')
+    con.native(f'insert into {SCHEMA}."{name}" select {_text_columns(con, name)} '
+               f'from "_new_{name}"')
+
+
+def _text_columns(con: Session, name: str) -> str:
+    """The select list of temp table `_new_<name>`, its varchar columns as text (the
+    contract's VARCHAR is text; dlt's raw columns are varchar)."""
+    con.native("select attname, format_type(atttypid, atttypmod) from pg_attribute "
+               "where attrelid = %s::regclass and attnum > 0 and not attisdropped "
+               "order by attnum", [f'"_new_{name}"'])
+    return ", ".join(f'"{c}"::text as "{c}"' if kind.startswith("character varying")
+                     else f'"{c}"' for c, kind in con.fetchall())
+
+
 def _replace_table(con: Session, name: str, sql: str, report: transform.BuildReport) -> None:
     """Replace the rows of table `name` with `sql`'s (the table keeps its identity, grants
     and the views users built on it); `calls` also counts new and changed calls."""
     con.native(f'create temp table "_new_{name}" on commit drop as {sql}')
     target = f'{SCHEMA}."{name}"'
-    # the contract's VARCHAR is text (dlt's raw columns are varchar)
-    con.native("select attname, format_type(atttypid, atttypmod) from pg_attribute "
-               "where attrelid = %s::regclass and attnum > 0 and not attisdropped "
-               "order by attnum", [f'"_new_{name}"'])
-    columns = ", ".join(f'"{c}"::text as "{c}"' if kind.startswith("character varying")
-                        else f'"{c}"' for c, kind in con.fetchall())
+    columns = _text_columns(con, name)
     order = " order by started_at" if name == "calls" else ""
     if not con.exists(SCHEMA, name):
         con.native(f'create table {target} as select {columns} from "_new_{name}"{order}')
+        if name == "calls":  # the incremental build finds a call's current row by key
+            con.native(f"alter table {target} add primary key (call_key)")
         if name == "calls":
             for provider, new in con.native(
                     f"select provider, count(*) from {target} group by 1").fetchall():
@@ -356,7 +426,8 @@ def _replace_table(con: Session, name: str, sql: str, report: transform.BuildRep
     con.native(f'insert into {target} select {columns} from "_new_{name}"{order}')
 
 
-def _count_changes(con: Session, report: transform.BuildReport) -> None:
+def _count_changes(con: Session, report: transform.BuildReport,
+                   old: str = f"{SCHEMA}.calls") -> None:
     """New and updated calls per provider: the new rows against the current ones."""
     con.native("select column_name from information_schema.columns where table_schema = %s "
                "and table_name = 'calls' and column_name not in ('call_key', 'synced_at') "
@@ -368,7 +439,7 @@ def _count_changes(con: Session, report: transform.BuildReport) -> None:
         "select c.provider, count(*) filter (where t.call_key is null), "
         "count(*) filter (where t.call_key is not null and "
         f"row({left}) is distinct from row({right})) "
-        f'from "_new_calls" c left join {SCHEMA}.calls t using (call_key) group by 1'
+        f'from "_new_calls" c left join {old} t using (call_key) group by 1'
     ).fetchall()
     for provider, new, updated in rows:
         report.new[provider] = int(new)
@@ -503,7 +574,7 @@ def run(
         release_memory()
         began = time.monotonic()
         try:
-            report = build(held)
+            report = build(held, incremental=True)
             for outcome in result.providers:
                 outcome.new = report.new.get(outcome.slug, 0)
                 outcome.updated = report.updated.get(outcome.slug, 0)

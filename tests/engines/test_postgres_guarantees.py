@@ -80,16 +80,26 @@ def test_incremental_then_lookback_then_a_lost_working_folder(
     newest = max(row[6] for row in before.values())  # started_at
 
     sim.clear_log()
-    added = sim.providers["unpod"].add_calls(3)
+    unpod = sim.providers["unpod"]
+    changed = unpod.complete_call(unpod.key_of(unpod.log[0]), duration=4321)  # the newest
+    added = unpod.add_calls(3)
     second = engine.run()
 
     assert second.ok
     asked = [r.query["start_date"] for r in sim.requests_for("unpod", "call-logs")]
     assert asked == [(newest - LOOKBACK).strftime("%Y-%m-%dT%H:%M:%SZ")]  # lookback only
-    assert (second.providers[0].new, second.providers[0].updated) == (len(added), 0)
+    assert (second.providers[0].new, second.providers[0].updated) == (len(added), 1)
     after = calls(on_postgres)
-    assert {k: v for k, v in after.items() if k in before} == before  # nothing else changed
+    key = f"unpod:{changed['id']}"
+    assert after[key][9] == 4321 != before[key][9]  # duration_seconds
+    assert {k: v for k, v in after.items() if k in before and k != key} == \
+        {k: v for k, v in before.items() if k != key}  # nothing else changed
     assert len(after) == len(before) + len(added)
+    # the incremental build equals a full rebuild from every raw row
+    daily = from_postgres(on_postgres, "calls_daily")
+    engine.transform_all()
+    assert calls(on_postgres) == after
+    assert differences(daily, from_postgres(on_postgres, "calls_daily")) == []
 
     # nothing new: no row added, no value changed
     third = engine.run()
