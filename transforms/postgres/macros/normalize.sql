@@ -31,12 +31,11 @@ exception when others then
 end;
 $$;
 
--- DuckDB's try_cast(... as integer): rounded half away from zero, null out of range
+-- DuckDB's try_cast(... as integer): rounded half to even (as the cast rounds), null
+-- out of range
 create or replace function staging.try_integer(value double precision) returns integer
 language sql immutable as $$
-    select case
-        when value between -2147483648 and 2147483647 then round(value::numeric)::integer
-    end
+    select case when value >= -2147483648.5 and value < 2147483647.5 then value::integer end
 $$;
 
 create or replace function staging.try_integer(value text) returns integer
