@@ -61,6 +61,9 @@ def test_same_api_data_gives_duckdbs_rows_in_every_contract_table(
         expected, actual = from_duckdb(warehouse, table), from_postgres(on_postgres, table)
         assert len(expected.rows) > 0 or table == "calls_rejected"
         assert differences(expected, actual) == [], table
+    # the checks too: each rule's failing rows and sample keys
+    assert differences(from_duckdb(warehouse, "call_checks"),
+                       from_postgres(on_postgres, "call_checks")) == []
     runs_duckdb = from_duckdb(warehouse, "sync_runs", only=RUN_COLUMNS)
     runs_postgres = from_postgres(on_postgres, "sync_runs", only=RUN_COLUMNS)
     assert differences(runs_duckdb, runs_postgres) == []
