@@ -82,9 +82,11 @@ def test_a_second_writer_is_refused_at_once_by_the_advisory_lock(
 ) -> None:
     configure(monkeypatch, sim, "unpod")
     with engine.writer_lock(engine.credentials()):
-        run = callsync_here("sync", capsys=capsys)
-    assert run.code == 2
-    assert run.err.count("\n") == 1 and "another callsync is writing" in run.err
+        runs = [callsync_here(command, capsys=capsys) for command in ("sync", "transform",
+                                                                     "check")]
+    for run in runs:
+        assert run.code == 2
+        assert run.err.count("\n") == 1 and "another callsync is writing" in run.err
     assert sim.requests_for("unpod") == []  # nothing was requested
     assert callsync_here("sync", capsys=capsys).code == 0  # the lock went with its session
 
@@ -113,6 +115,20 @@ def test_an_unreachable_database_is_one_line_without_the_password(
     assert "DESTINATION__POSTGRES__CREDENTIALS" in run.err
     assert password not in run.err + run.out and "wrong-password-123" not in run.err
     assert sim.requests_for("unpod") == []
+
+
+@pytest.mark.parametrize("command", ["status", "check", "transform", "report"])
+def test_every_command_says_in_one_line_when_the_database_is_unreachable(
+    command: str, isolated: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("CALLSYNC__DESTINATION", "postgres")
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS",
+                       f"postgresql://callsync:pw-123456@127.0.0.1:{free_port()}/calls")
+    run = callsync_here(command, capsys=capsys)
+    assert run.code == 2
+    assert run.err.count("\n") == 1 and "cannot connect to PostgreSQL at" in run.err
+    assert "pw-123456" not in run.err + run.out
 
 
 def test_missing_credentials_name_the_key(
