@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dlt
 import psycopg2
@@ -52,6 +52,10 @@ from pipelines.warehouse import DEFAULT_WAREHOUSE, resolve
 from sources import PROVIDERS, all_raw_columns
 from sources._follow import Unfinished
 from sources._http import ConfigError, ProviderError
+
+if TYPE_CHECKING:
+    from pipelines.status import ProviderStatus
+    from pipelines.sync import SyncResult
 
 log = logging.getLogger("callsync.postgres")
 
@@ -184,6 +188,14 @@ class Session:
         found = self.fetchone()
         return bool(found and found[0])
 
+    def rollback(self) -> None:
+        """End the transaction a build began; quietly on a lost connection (the server
+        rolled it back) so that the build's own error is the one reported."""
+        try:
+            self.native("rollback")
+        except psycopg2.Error:
+            log.debug("rollback failed", exc_info=True)
+
     def close(self) -> None:
         self.cursor.close()
         self.con.close()
@@ -223,7 +235,10 @@ def writer_lock(creds: PostgresCredentials) -> Iterator[Session]:
         try:
             yield held
         finally:
-            held.native("select pg_advisory_unlock(%s)", [LOCK_KEY])
+            try:
+                held.native("select pg_advisory_unlock(%s)", [LOCK_KEY])
+            except psycopg2.Error:  # a lost connection: the lock went with its session
+                log.debug("advisory unlock failed", exc_info=True)
 
 
 # ---------------------------------------------------------------------------- SQL
@@ -337,7 +352,7 @@ def build(con: Session, incremental: bool = False) -> transform.BuildReport:
         failpoint("during_build")
         con.native("commit")
     except BaseException:
-        con.native("rollback")
+        con.rollback()
         raise
     run_checks(con)
     report.seconds = time.monotonic() - began
@@ -482,7 +497,7 @@ def run_checks(con: Session) -> list[CheckResult]:
         con.native(CHECK_COMMENTS.read_text())
         con.native("commit")
     except BaseException:
-        con.native("rollback")
+        con.rollback()
         raise
     return read_checks(con)
 
@@ -522,7 +537,7 @@ def read_unfinished(con: Session) -> dict[str, list[Unfinished]]:
     return found
 
 
-def record_runs(con: Session, result: Any) -> None:
+def record_runs(con: Session, result: SyncResult) -> None:
     """Append this run's `sync_runs` rows (`pipelines.runs`, its DuckDB SQL carried over)."""
     try:
         runs.record(con, result)  # type: ignore[arg-type]
@@ -535,7 +550,7 @@ def run(
     start: datetime | None = None,
     end: datetime | None = None,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
-) -> Any:
+) -> SyncResult:
     """`callsync sync` on Postgres: `pipelines.sync.run`'s steps, with the raw tables in
     `raw_<slug>` through dlt's postgres destination, the advisory lock and this build.
 
@@ -607,15 +622,7 @@ def check() -> tuple[list[CheckResult] | None, str]:
         return run_checks(held), where(creds)
 
 
-def raw_tables(con: Session, slug: str) -> list[str]:
-    """The raw tables of provider `slug` (dlt's own `_dlt_*` tables aside)."""
-    con.native("select table_name from information_schema.tables where table_schema = %s "
-               "and table_name not like '\\_dlt%%' escape '\\' order by 1", [f"raw_{slug}"])
-    return [row[0] for row in con.fetchall()]
-
-
-
-def status() -> tuple[list[Any], str]:
+def status() -> tuple[list[ProviderStatus], str]:
     """`callsync status` on Postgres: every provider's status (read with the DuckDB SQL
     of `pipelines.status`), and the database's name."""
     from pipelines import status as status_mod
