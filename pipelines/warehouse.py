@@ -102,8 +102,8 @@ def engine() -> str:
 
 
 def check_engine() -> None:
-    """Refuse `[callsync] destination` other than duckdb or postgres, and `spark_master`:
-    not built yet.
+    """Refuse `[callsync] destination` other than duckdb or postgres, `--warehouse` with
+    postgres, and `spark_master`: not built yet.
 
     Without this a user who asked for Spark would silently get DuckDB.
 
@@ -113,6 +113,10 @@ def check_engine() -> None:
     if engine() not in ("duckdb", "postgres"):
         raise UsageError(f"destination {engine()!r} is not supported yet; only duckdb or "
                          "postgres (unset [callsync] destination / CALLSYNC__DESTINATION)")
+    if engine() == "postgres" and _chosen is not None:  # not silently another warehouse
+        raise UsageError("--warehouse names a DuckDB file, but destination is postgres "
+                         "(DESTINATION__POSTGRES__CREDENTIALS names the database): drop "
+                         "--warehouse, or unset [callsync] destination / CALLSYNC__DESTINATION")
     if dlt.config.get("callsync.spark_master") not in (None, ""):
         raise UsageError("spark_master is not supported yet; only duckdb "
                          "(unset [callsync] spark_master / CALLSYNC__SPARK_MASTER)")

@@ -131,6 +131,17 @@ def test_every_command_says_in_one_line_when_the_database_is_unreachable(
     assert "pw-123456" not in run.err + run.out
 
 
+def test_warehouse_option_is_refused_on_postgres_not_ignored(
+    sim: Simulator, on_postgres: str, isolated: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure(monkeypatch, sim, "unpod")
+    run = callsync_here("--warehouse", "other.duckdb", "sync", capsys=capsys)
+    assert run.code == 2 and run.err.count("\n") == 1
+    assert "--warehouse names a DuckDB file, but destination is postgres" in run.err
+    assert sim.requests == [] and not (isolated / "other.duckdb").exists()
+
+
 def test_missing_credentials_name_the_key(
     sim: Simulator, isolated: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
