@@ -143,8 +143,10 @@ def destination(creds: PostgresCredentials) -> Any:
 
 def pipelines_dir(creds: PostgresCredentials) -> Path:
     """dlt's working folder for this database, beside the default DuckDB file (safe to
-    delete: state is in the database)."""
-    return resolve(DEFAULT_WAREHOUSE).parent / f".postgres_{creds.database}.dlt"
+    delete: state is in the database); named after the server too, so that packages in
+    flight for one server never load into another."""
+    name = f"{creds.host}_{creds.port or 5432}_{creds.database}"
+    return resolve(DEFAULT_WAREHOUSE).parent / f".postgres_{name}.dlt"
 
 
 class Session:
