@@ -146,6 +146,7 @@ def pipelines_dir(creds: PostgresCredentials) -> Path:
     delete: state is in the database); named after the server too, so that packages in
     flight for one server never load into another."""
     name = f"{creds.host}_{creds.port or 5432}_{creds.database}"
+    name = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)  # a socket path
     return resolve(DEFAULT_WAREHOUSE).parent / f".postgres_{name}.dlt"
 
 
