@@ -288,7 +288,7 @@ def floor(calls: int) -> str:
     folder = Path(tempfile.mkdtemp(prefix="callsync-floor-"))
     run = _checked(measure([sys.executable, "-m", "bench.floor", "--calls", str(calls)],
                            dict(os.environ, PYTHONPATH=str(ROOT)), folder), "floor")
-    return run.output.strip().splitlines()[-1].strip()
+    return " ".join(run.output.strip().splitlines()[-1].split())
 
 
 PHASE = re.compile(r"(\w+): (state restored from the warehouse|extracted|normalized|loaded)"
@@ -383,10 +383,9 @@ def scope_table(label: str, only: str, args: argparse.Namespace) -> None:
         cells = [f"{steps.get(p, 0.0):.2f}" for p in ("state", "extracted", "normalized",
                                                        "loaded")]
         print(f"| {slug} | {' | '.join(cells)} |")
-    print(f"| model build | {build_s:.2f} | | | |")
     longest = max((sum(steps.values()) for steps in found.values()), default=0.0)
-    print(f"| the rest: start-up, imports, waits, the readers' copy | "
-          f"{max(0.0, run.seconds - build_s - longest):.2f} | | | |")
+    print(f"\nThen the model build: {build_s:.2f} s; the rest (start-up, imports, waits, "
+          f"the readers' copy): {max(0.0, run.seconds - build_s - longest):.2f} s.")
 
 
 def main() -> None:

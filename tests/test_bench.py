@@ -37,7 +37,8 @@ def test_the_table_prints_every_row_beside_its_target(tmp_path: Path) -> None:
         assert re.search(r"peak RSS.*\(\d+ at 1,000: [0-9.]+x\)", scope)
         assert re.search(r"The limit, [\d,]+ calls: the fake drained .* calls/s; every page "
                          r"fetched .* calls/s", scope)
-        assert "Where the time goes" in scope and "| model build |" in scope
+        assert "Where the time goes" in scope
+        assert re.search(r"Then the model build: [0-9.]+ s; the rest .*: [0-9.]+ s\.", scope)
         assert "| sipsim |" in scope
     latency = [x for x in scopes[1].splitlines() if x.startswith("| all four providers, ")]
     assert len(latency) == 1 and "x the slowest alone" in latency[0]
