@@ -43,7 +43,7 @@ clean:
 chaos: setup
 	$(UV) run python -m chaos --rounds $${ROUNDS:-30} --seed $${SEED:-1}
 
+# issue 14's table (SIPSIM alone and all four; the limit, the floor, where the time goes);
+# bench.run (the older scenarios) and bench.model_build (10M) run on their own
 bench: setup
-	$(UV) run python -m bench.run --calls $${CALLS:-100000,1000000}
-	$(UV) run python -m bench.model_build --calls $${BUILD_CALLS:-1000000}
-	$(UV) run python -m bench.floor --calls $${FLOOR_CALLS:-1000000}
+	$(UV) run python -m bench.table --calls $${CALLS:-1000000} --runs $${RUNS:-3}

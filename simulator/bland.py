@@ -14,9 +14,11 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from simulator.server import Request, Response, Simulator, query_int
+from simulator.store import CallStore, LazyStore, ListStore
 from simulator.volume import (
     TEMPLATES,
     EagerOnly,
@@ -76,13 +78,17 @@ class BlandSim:
         self._rng = random.Random(self.seed)
         self._lock = threading.Lock()
         self._seq = 0
-        self._index: dict[str, tuple[tuple[int, int], dict[Any, int]]] = {}
         # calls per phone number, newest first
         self.logs: dict[str, list[dict[str, Any]]] = {n: [] for n in self.phone_numbers}
         self.made = 0  # records built by the lazy generator (tests count them)
+        self.stores: dict[str, CallStore] = {}  # one per number: its log, oldest first
         if self.lazy:
             self._setup_lazy()
             return
+        for number in self.phone_numbers:
+            self.stores[number] = ListStore(
+                partial(self._oldest_first, number), time=lambda c: c["_ts"],
+                serve=self.public, key=lambda c: c.get("call_id"))
         span = timedelta(weeks=self.weeks).total_seconds()
         for number in self.phone_numbers:
             step = span / max(self.size, 1)
@@ -94,6 +100,9 @@ class BlandSim:
         self._share_one_call()
         for log in self.logs.values():
             log.sort(key=lambda c: c["_ts"], reverse=True)
+
+    def _oldest_first(self, number: str) -> list[dict[str, Any]]:
+        return self.logs[number][::-1]
 
     # -- data --------------------------------------------------------------
     def _make_call(
@@ -142,10 +151,11 @@ class BlandSim:
     def all_calls(self) -> list[dict[str, Any]]:
         """Every call record as served (without internal keys), all numbers (lazy mode:
         small sizes only, it builds them all)."""
-        if self.lazy:
-            return [call for p in range(len(self.phone_numbers))
-                    for call in self._lazy_calls(p, range(self.count_per_number - 1, -1, -1))]
-        return [self.public(c) for log in self.logs.values() for c in log]
+        calls = []
+        for number in self.phone_numbers:
+            view = self.stores[number].view()
+            calls += view.calls(range(len(view) - 1, -1, -1))
+        return calls
 
     def count(self) -> int:
         """Distinct calls over all numbers (what a full sync loads), without building them."""
@@ -155,8 +165,12 @@ class BlandSim:
         return len(self.phone_numbers) * self.count_per_number - shared
 
     # -- lazy mode ---------------------------------------------------------
+    @property
+    def count_per_number(self) -> int:
+        """Calls in each number's log (lazy mode: the same for every number)."""
+        return len(self.stores[self.phone_numbers[0]].view())
+
     def _setup_lazy(self) -> None:
-        self.count_per_number = self.size
         self._timeline = Timeline(self.now, timedelta(weeks=self.weeks), self.size, self.seed)
         self._salts = [salt(self.seed, p, "call_id") for p in range(len(self.phone_numbers))]
         self._shared = self.size // 2 if len(self.phone_numbers) >= 2 and self.size else None
@@ -169,6 +183,9 @@ class BlandSim:
                     for _ in range(TEMPLATES)]
             self._templates.append(made)
             self._ringing.append(self._template(self._make_call(number, t0, RINGING)))
+            self.stores[number] = LazyStore(
+                self.size, self._timeline.at,
+                partial(self._lazy_calls, p), partial(self._call_id, p), _head_index)
 
     @staticmethod
     def _template(call: dict[str, Any]) -> tuple[dict[str, Any], Style, int | None, Style]:
@@ -210,16 +227,6 @@ class BlandSim:
         self.made += len(calls)
         return calls
 
-    def _index_of(self, p: int, call_id: str) -> int | None:
-        """The index a lazy call_id names in the p-th log, or None."""
-        head = call_id.partition("-")[0]
-        if not head.isdigit():
-            return None
-        i = int(head)
-        if i >= self.count_per_number or self._call_id(p, i) != call_id:
-            return None
-        return i
-
     def extend(self, n: int) -> None:
         """Add `n` calls, newer than any so far, to every number (the clock moves on)."""
         if not self.lazy:
@@ -227,7 +234,8 @@ class BlandSim:
                 self.add_calls(n, phone_number=number)
             return
         with self._lock:
-            self.count_per_number += n
+            for store in self.stores.values():
+                store.extend(n)
             self.now = max(self.now, moment(self._timeline.at(self.count_per_number - 1))
                            + timedelta(seconds=1))
 
@@ -318,47 +326,27 @@ class BlandSim:
         limit = query_int(request, "limit", 50)
         if limit is None or not 1 <= limit <= self.max_limit:
             return _error(400, "INVALID_LIMIT", f"limit must be 1..{self.max_limit}")
-        before = request.query.get("before")
-        if self.lazy:
-            page = self._lazy_page(checked, before, limit)
-            if page is None:
-                return _error(400, "INVALID_CURSOR", "before must be a call_id of this log")
-            return Response(200, {"data": {"calls": page}, "errors": None})
-        with self._lock:
-            log = self.logs.get(checked, [])
-            start = 0
-            if before:
-                position = self._position(checked, before)
-                if position is None:
-                    return _error(400, "INVALID_CURSOR", "before must be a call_id of this log")
-                start = position + 1
-            page = [self.public(c) for c in log[start:start + limit]]
+        page = self._page(checked, request.query.get("before"), limit)
+        if page is None:
+            return _error(400, "INVALID_CURSOR", "before must be a call_id of this log")
         return Response(200, {"data": {"calls": page}, "errors": None})
 
-    def _lazy_page(self, number: str, before: str | None,
-                   limit: int) -> list[dict[str, Any]] | None:
-        """The lazy log's page: `limit` calls older than `before` (None: bad cursor)."""
-        if number not in self.phone_numbers:
+    def _page(self, number: str, before: str | None,
+              limit: int) -> list[dict[str, Any]] | None:
+        """A log's page: `limit` calls older than `before`, newest first (None: a cursor
+        that names no call of this log)."""
+        if number not in self.stores:
             return None if before else []
-        p = self.phone_numbers.index(number)
         with self._lock:
-            start = self.count_per_number - 1
+            view = self.stores[number].view()
+        start = len(view) - 1
         if before:
-            position = self._index_of(p, before)
-            if position is None:
+            # a call_id twice in a log (a careless API): the cursor names the older one
+            named = view.find(before, range(len(view)))
+            if named is None:
                 return None
-            start = position - 1
-        return self._lazy_calls(p, range(start, max(start - limit, -1), -1))
-
-    def _position(self, number: str, call_id: str) -> int | None:
-        """Where `call_id` is in a log (an index rebuilt only when the log changed)."""
-        log = self.logs[number]
-        shape = (len(log), id(log[0]) if log else 0)
-        index = self._index.get(number)
-        if index is None or index[0] != shape:
-            index = (shape, {c.get("call_id"): i for i, c in enumerate(log)})
-            self._index[number] = index
-        return index[1].get(call_id)
+            start = named - 1
+        return view.calls(range(start, max(start - limit, -1), -1))
 
     def _config(self, request: Request, _: dict[str, str]) -> Response:
         checked = self._check(request)
@@ -380,3 +368,9 @@ class BlandSim:
 
     def describe(self, url: str) -> str:
         return f"api_key={self.api_key} phone_numbers={','.join(self.phone_numbers)}"
+
+
+def _head_index(call_id: object) -> int | None:
+    """The index a lazy call_id (`<i>-<hex>@sip.bland.ai`) would name, or None."""
+    head = str(call_id).partition("-")[0]
+    return int(head) if head.isdigit() else None

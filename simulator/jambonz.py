@@ -29,20 +29,19 @@ import re
 import threading
 import time
 import uuid
-from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from simulator.server import Request, Response, Simulator
+from simulator.store import CallStore, CallView, LazyStore, ListStore, chunked
 from simulator.volume import (
     SECOND,
     TEMPLATES,
     EagerOnly,
     Style,
     Timeline,
-    TimeView,
     micros,
     mix,
     moment,
@@ -169,9 +168,12 @@ class JambonzSim:
         self._points: dict[tuple[Any, ...], dict[str, Any]] = {}  # InfluxDB's point identity
         self.live: list[dict[str, Any]] = []
         self.made = 0  # records built by the lazy generator (tests count them)
+        self.store: CallStore
         if self.lazy:
             self._setup_lazy()
         else:
+            self.store = ListStore(lambda: self.cdrs[::-1], time=_when, serve=self.render,
+                                   key=_key, add=self.add_calls)
             self._setup_eager()
         for i in range(self.live_size):
             self.live.append(self._make_live(LIVE_STATUSES[i % len(LIVE_STATUSES)]))
@@ -273,8 +275,7 @@ class JambonzSim:
 
     def _sort(self) -> None:
         """Newest first, by attempted_at, then by write."""
-        self.cdrs.sort(key=lambda c: (c["_ts"] if "_ts" in c else c["_attempted"], c["_seq"]),
-                       reverse=True)
+        self.cdrs.sort(key=lambda c: (_when(c), c["_seq"]), reverse=True)
 
     def _make_live(self, status: tuple[str, int, str]) -> dict[str, Any]:
         rng = self._rng
@@ -331,18 +332,17 @@ class JambonzSim:
     def all_calls(self) -> list[dict[str, Any]]:
         """Every CDR as served, newest first (lazy mode: small sizes only, it builds them
         all)."""
-        if self.lazy:
-            return [self._lazy_cdr(i) for i in range(self._count - 1, -1, -1)]
         with self._lock:
-            return [self.render(c) for c in self.cdrs]
+            view = self.store.view()
+        return view.calls(range(len(view) - 1, -1, -1))
 
     def count(self) -> int:
         """How many CDRs the account has (what a full sync loads), without building them."""
-        return self._count if self.lazy else len(self.cdrs)
+        with self._lock:
+            return len(self.store.view())
 
     # -- lazy mode ---------------------------------------------------------
     def _setup_lazy(self) -> None:
-        self._count = self.size
         self._timeline = Timeline(self.now, timedelta(weeks=self.weeks), self.size, self.seed)
         self._sid_salt = salt(self.seed, 0, "call_sid")
         self._sip_salt = salt(self.seed, 0, "sip_callid")
@@ -356,6 +356,10 @@ class JambonzSim:
             first = self._templates[(self._tie - 1) % TEMPLATES][0]
             other = "outbound" if first["direction"] == "inbound" else "inbound"
             self._special[self._tie] = self._template(self._make_cdr(t0, OUTCOMES[0], other))
+        # RecentCalls names no CDR by id: a lazy CDR is never looked up by its key
+        self.store = LazyStore(self.size, self._attempted, self._lazy_cdrs,
+                               lambda i: _key(self._lazy_cdr(i)), lambda key: None,
+                               on_extend=self._extended)
 
     @staticmethod
     def _template(cdr: dict[str, Any]) -> tuple[dict[str, Any], int | None, int, str]:
@@ -372,6 +376,9 @@ class JambonzSim:
             i -= 1
         at = self._timeline.at(i)
         return at // SECOND * SECOND if i % 10 == 3 else at // 1000 * 1000
+
+    def _lazy_cdrs(self, indices: Iterable[int]) -> list[dict[str, Any]]:
+        return [self._lazy_cdr(i) for i in indices]
 
     def _lazy_cdr(self, i: int) -> dict[str, Any]:
         """Lazy CDR i (0 = oldest) as served, the same every time."""
@@ -412,9 +419,10 @@ class JambonzSim:
             self.add_calls(n)
             return
         with self._lock:
-            self._count += n
-            self.now = max(self.now, moment(self._attempted(self._count - 1))
-                           + timedelta(seconds=1))
+            self.store.extend(n)
+
+    def _extended(self, count: int) -> None:
+        self.now = max(self.now, moment(self._attempted(count - 1)) + timedelta(seconds=1))
 
     def live_calls(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -499,8 +507,7 @@ class JambonzSim:
         with self._lock:
             self._seq += 1
             self.cdrs.append(dict(record, _raw=True, _ts=attempted, _seq=self._seq))
-            self.cdrs.sort(key=lambda c: (c["_ts"] if "_ts" in c else c["_attempted"],
-                                          c["_seq"]), reverse=True)
+            self.cdrs.sort(key=lambda c: (_when(c), c["_seq"]), reverse=True)
 
     def fail_next_on(self, endpoint: str, status: int, body: Any = None) -> None:
         """Answer the next request of one endpoint (`RecentCalls` or `Calls`) with `status`."""
@@ -579,14 +586,14 @@ class JambonzSim:
         if count < 0 or count > MAX_COUNT:
             return Response(400, {"msg": "missing or invalid \"count\" query arg"}, headers)
         try:
-            matched = self._match(query)
+            view, matched = self._match(query)
         except re.error:
             return Response(500, {"msg": "invalid regular expression"}, headers)
         total = len(matched)
         rows = matched if count == 0 else matched[(page - 1) * count:page * count]
         if page in self.lost_pages:
             rows = []
-        data = [self._lazy_cdr(i) for i in rows] if self.lazy else [self.render(c) for c in rows]
+        data = view.calls(rows)
         if self.envelope == "docs":
             body: dict[str, Any] = {"total": total, "batch": count, "page": page, "data": data}
         else:
@@ -595,12 +602,12 @@ class JambonzSim:
             self.after_page(page)
         return Response(200, body, headers)
 
-    def _match(self, query: dict[str, str]) -> Sequence[Any]:
-        """CDRs matching the query's filters, newest first (lazy mode: their indices)."""
+    def _match(self, query: dict[str, str]) -> tuple[CallView, Sequence[int]]:
+        """The store's view and the indices of the CDRs matching the query's filters,
+        newest first: time bounds are bisects, the other filters scan what they leave."""
         with self._lock:
-            cdrs = list(self.cdrs)
+            view = self.store.view()
             now = self.now
-            view = TimeView(self._attempted, self._count) if self.lazy else None
         start: datetime | None = None
         end: datetime | None = None
         days = query.get("days")
@@ -614,7 +621,7 @@ class JambonzSim:
                     continue
                 bound = _parse_bound(value)
                 if bound is None:
-                    return []  # InfluxDB compares against an unreadable time: no match
+                    return view, []  # InfluxDB compares against an unreadable time: no match
                 if name == "start":
                     start = bound
                 else:
@@ -623,36 +630,26 @@ class JambonzSim:
         direction, trunk = query.get("direction"), query.get("trunk")
         pattern = query.get("filter")
         regex = re.compile(pattern) if pattern else None
-        if view is not None:
-            lo = bisect_left(view, micros(start)) if start is not None else 0
-            if after is not None:
-                lo = max(lo, bisect_right(view, micros(after)))
-            hi = bisect_right(view, micros(end)) if end is not None else len(view)
-            rows = range(hi - 1, lo - 1, -1)
-            if answered is None and not direction and not trunk and regex is None:
-                return rows
-            cdrs = [dict(self._lazy_cdr(i), _index=i) for i in rows]
-        found = []
-        for cdr in cdrs:
-            if view is None:
-                when = cdr["_ts"] if cdr.get("_raw") else cdr["_attempted"]
-                if (start is not None and when < start) or (
-                        after is not None and when <= after):
-                    continue
-                if end is not None and when > end:
-                    continue
+        lo = view.lower(start) if start is not None else 0
+        if after is not None:
+            lo = max(lo, view.upper(after))
+        hi = view.upper(end) if end is not None else len(view)
+        rows = range(hi - 1, lo - 1, -1)
+        if answered is None and not direction and not trunk and regex is None:
+            return view, rows
+
+        def matches(cdr: dict[str, Any]) -> bool:
             if answered is not None and cdr.get("answered") is not answered:
-                continue
+                return False
             if direction and cdr.get("direction") != direction:
-                continue
+                return False
             if trunk and cdr.get("trunk") != trunk:
-                continue
-            if regex is not None and not (
-                    regex.search(str(cdr.get("from", ""))) or regex.search(
-                        str(cdr.get("to", ""))) or cdr.get("call_sid") == pattern):
-                continue
-            found.append(cdr["_index"] if view is not None else cdr)
-        return found
+                return False
+            return regex is None or bool(
+                regex.search(str(cdr.get("from", ""))) or regex.search(
+                    str(cdr.get("to", ""))) or cdr.get("call_sid") == pattern)
+
+        return view, [i for i, cdr in chunked(view, rows) if matches(cdr)]
 
     def _live_calls(self, request: Request, params: dict[str, str]) -> Response:
         headers, refused = self._guard(request, params, "Calls",
@@ -692,3 +689,13 @@ EPOCH_ISO3 = _iso3(EPOCH)
 def _point(cdr: dict[str, Any]) -> tuple[Any, ...]:
     """An InfluxDB point's identity: its time and its tags."""
     return (cdr.get("_attempted"), *(cdr.get(t) for t in TAGS))
+
+
+def _when(cdr: dict[str, Any]) -> datetime:
+    """Where a held CDR sorts: its attempt (a raw record: where it was placed)."""
+    return cdr["_ts"] if "_ts" in cdr else cdr["_attempted"]  # type: ignore[no-any-return]
+
+
+def _key(cdr: dict[str, Any]) -> object:
+    """A CDR's id: the call sid, else the SIP call id (a failed inbound call has none)."""
+    return cdr.get("call_sid") or cdr.get("sip_callid") or cdr.get("sip_call_id")

@@ -33,7 +33,6 @@ import random
 import re
 import threading
 import uuid
-from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -42,13 +41,13 @@ from typing import Any
 import orjson
 
 from simulator.server import Request, Response, Simulator, query_int
+from simulator.store import CallStore, LazyStore, ListStore, scan
 from simulator.volume import (
     SECOND,
     TEMPLATES,
     EagerOnly,
     Style,
     Timeline,
-    TimeView,
     micros,
     moment,
 )
@@ -149,9 +148,13 @@ class SipsimSim:
             self.access_token: _Token({"calls.read", "account.read"}, None)}
         self.calls: list[dict[str, Any]] = []  # with internal `_ts`, `_seq`, `_key`
         self.made = 0  # records built by the lazy generator (tests count them)
+        self.store: CallStore
         if self.lazy:
             self._setup_lazy()
             return
+        self.store = ListStore(lambda: sorted(self.calls, key=self._sort_key),
+                               time=lambda c: c["_ts"], serve=self.public,
+                               key=lambda c: c["_key"], add=self.add_calls)
         span = timedelta(weeks=self.weeks).total_seconds()
         step = span / max(self.size, 1)
         for i in range(self.size, 0, -1):
@@ -265,23 +268,24 @@ class SipsimSim:
     def all_calls(self) -> list[dict[str, Any]]:
         """Every call record as served (without internal keys), oldest first (lazy mode:
         small sizes only, it builds them all)."""
-        if self.lazy:
-            return [self._lazy_call(i) for i in range(self._count)]
         with self._lock:
-            return [self.public(c) for c in sorted(self.calls, key=self._sort_key)]
+            view = self.store.view()
+            return view.calls(range(len(view)))
 
     def count(self) -> int:
         """How many calls the account has (what a full sync loads), without building them."""
-        return self._count if self.lazy else len(self.calls)
+        with self._lock:
+            return len(self.store.view())
 
     # -- lazy mode ---------------------------------------------------------
     def _setup_lazy(self) -> None:
-        self._count = self.size
         self._timeline = Timeline(self.now, timedelta(weeks=self.weeks), self.size, self.seed)
         t0 = datetime(2026, 1, 1, tzinfo=UTC)
         self._templates = [self._template(self._make_call(t0, *self._outcome()))
                            for _ in range(TEMPLATES)]
         self._live = self._template(self._make_live_call(t0))
+        self.store = LazyStore(self.size, self._registered, self._lazy_calls, self._lazy_id,
+                               self._index_of, on_extend=self._extended)
 
     @staticmethod
     def _template(call: dict[str, Any]) -> tuple[dict[str, Any], Style, list[tuple[
@@ -297,6 +301,9 @@ class SipsimSim:
     def _registered(self, i: int) -> int:
         """Registration time of lazy call i, epoch us (whole seconds, as served)."""
         return self._timeline.at(i) // SECOND * SECOND
+
+    def _lazy_calls(self, indices: Iterable[int]) -> list[dict[str, Any]]:
+        return [self._lazy_call(i) for i in indices]
 
     def _lazy_call(self, i: int) -> dict[str, Any]:
         """Lazy call i (0 = oldest), the same every time."""
@@ -314,16 +321,15 @@ class SipsimSim:
             call["play_record_link"] = f"https://app.sipsim.com/records/{call_id}.mp3"
         return call
 
-    def _index_of(self, call_id: object) -> int | None:
-        """The index a lazy call id names (its text, or as served), or None."""
+    @staticmethod
+    def _index_of(call_id: object) -> int | None:
+        """The index a lazy call id would name (its text, or as served), or None; the
+        store checks it names a call."""
         text = str(call_id)
         digits = text.removeprefix("call_")
         if not digits.isdigit():
             return None
-        i = int(digits) - (0 if text.startswith("call_") else 4_100_000)
-        if not 0 <= i < self._count:
-            return None
-        return i if str(self._lazy_id(i)) == text else None
+        return int(digits) - (0 if text.startswith("call_") else 4_100_000)
 
     def _lazy_id(self, i: int) -> int | str:
         text_id = False if i == self.size - 1 else self._templates[i % TEMPLATES][3]
@@ -335,9 +341,10 @@ class SipsimSim:
             self.add_calls(n)
             return
         with self._lock:
-            self._count += n
-            self.now = max(self.now, moment(self._registered(self._count - 1))
-                           + timedelta(seconds=1))
+            self.store.extend(n)
+
+    def _extended(self, count: int) -> None:
+        self.now = max(self.now, moment(self._registered(count - 1)) + timedelta(seconds=1))
 
     @staticmethod
     def _sort_key(call: dict[str, Any]) -> tuple[datetime, int]:
@@ -345,15 +352,10 @@ class SipsimSim:
 
     def find(self, call_id: object) -> dict[str, Any]:
         """The stored call (internal keys included) whose id, as text, is `call_id`."""
-        if self.lazy:
-            i = self._index_of(call_id)
-            if i is None:
-                raise KeyError(call_id)
-            return self._lazy_call(i)
-        for call in self.calls:
-            if str(call["_key"]) == str(call_id):
-                return call
-        raise KeyError(call_id)
+        call = self.store.get(str(call_id))
+        if call is None:
+            raise KeyError(call_id)
+        return call
 
     # -- mutations for tests -----------------------------------------------
     def add_calls(self, n: int, call_type: str = "inbound", sip_status: str = "answer",
@@ -536,8 +538,7 @@ class SipsimSim:
         except ValueError:
             return self._error(400, "tags must be a comma-separated list of tag IDs", path)
         search = re.sub(r"\D", "", query.get("search") or "")
-        select = self._select_lazy if self.lazy else self._select
-        selected = select(start, end, limit, query.get("page"), wanted, tags, search)
+        selected = self._select(start, end, limit, query.get("page"), wanted, tags, search)
         if selected is None:
             return self._error(400, "Invalid page token", path)
         page, has_more, last = selected
@@ -549,67 +550,29 @@ class SipsimSim:
     def _select(self, start: datetime, end: datetime, limit: int, token: str | None,
                 wanted: set[str], tags: set[int], search: str,
                 ) -> tuple[list[Any], bool, object] | None:
-        """One page of the stored calls as served, whether more follow and the key of its
-        last call (None: the page token names no call of the result)."""
-        found = [c for c in self.calls if start <= c["_ts"] <= end
-                 and self._matches(c, wanted, tags, search)]
-        found.sort(key=self._sort_key, reverse=self.order != "asc")
-        offset = 0
+        """One page of the calls as served, whether more follow and the key of its last
+        call (None: the page token names no call of the result). The time window is a
+        bisect, the token a position; other filters scan from there (O(calls skipped),
+        as a server would). (The caller holds the lock.)"""
+        view = self.store.view()
+        lo, hi = view.lower(start), view.upper(end)
+        order = range(hi - 1, lo - 1, -1) if self.order != "asc" else range(lo, hi)
+        filtered = bool(wanted or tags or search)
         if token:
-            position = self._resume(token, found)
-            if position is None:
+            key = _token_key(token)
+            named = None if key is None else view.find(key[0], order)
+            if named is None:
                 return None
-            offset = position
-        page = found[offset:offset + limit]
-        last = page[-1]["_key"] if page else None
-        return [self.public(c) for c in page], offset + limit < len(found), last
-
-    def _select_lazy(self, start: datetime, end: datetime, limit: int, token: str | None,
-                     wanted: set[str], tags: set[int], search: str,
-                     ) -> tuple[list[Any], bool, object] | None:
-        """`_select` over the lazy calls: the time filter is a bisect, the token an index;
-        other filters scan from there (O(records skipped), as a server would)."""
-        view = TimeView(self._registered, self._count)  # (the caller holds the lock)
-        lo, hi = bisect_left(view, micros(start)), bisect_right(view, micros(end))
-        desc = self.order != "asc"
-        first = hi - 1 if desc else lo
-        if token:
-            named = self._resume_lazy(token)
-            if named is None or not lo <= named < hi:
+            if filtered and not self._matches(view.calls((named,))[0], wanted, tags, search):
                 return None
-            if (wanted or tags or search) and not self._matches(
-                    self._lazy_call(named), wanted, tags, search):
-                return None
-            first = named - 1 if desc else named + 1
-        order = range(first, lo - 1, -1) if desc else range(first, hi)
-        if not (wanted or tags or search):
-            page = [self._lazy_call(i) for i in order[:limit]]
-            more = len(order) > limit
+            order = order[order.index(named) + 1:]
+        if filtered:
+            page, where, more = scan(view, order, limit,
+                                     lambda c: self._matches(c, wanted, tags, search))
         else:
-            page, more = self._scan((self._lazy_call(i) for i in order), limit, wanted, tags,
-                                    search)
-        return page, more, page[-1]["id"] if page else None
-
-    def _scan(self, calls: Iterable[dict[str, Any]], limit: int, wanted: set[str],
-              tags: set[int], search: str) -> tuple[list[dict[str, Any]], bool]:
-        """The first `limit` calls that match the filters, and whether another one does."""
-        page: list[dict[str, Any]] = []
-        for call in calls:
-            if self._matches(call, wanted, tags, search):
-                if len(page) == limit:
-                    return page, True
-                page.append(call)
-        return page, False
-
-    def _resume_lazy(self, token: str) -> int | None:
-        """The lazy index a page token names, or None."""
-        key = _token_key(token)
-        if key is None:
-            return None
-        named = self._index_of(key[0])
-        if named is None or self._lazy_id(named) != key[0]:
-            return None  # `4100007` names an int id, not the text one
-        return named
+            where = list(order[:limit])
+            page, more = view.calls(where), len(order) > limit
+        return page, more, view.key(where[-1]) if where else None
 
     @staticmethod
     def _matches(call: dict[str, Any], types: set[str], tags: set[int], search: str) -> bool:
@@ -623,17 +586,6 @@ class SipsimSim:
             return False
         numbers = [call.get(k) for k in ("caller_number", "target_number", "receiver_number")]
         return not search or any(search in re.sub(r"\D", "", str(n or "")) for n in numbers)
-
-    @staticmethod
-    def _resume(token: str, found: list[dict[str, Any]]) -> int | None:
-        """The position after the call a page token names, or None if it names none."""
-        key = _token_key(token)
-        if key is None:
-            return None
-        for i, call in enumerate(found):
-            if call["_key"] == key[0]:
-                return i + 1
-        return None
 
     def _call(self, request: Request, params: dict[str, str]) -> Response:
         with self._lock:

@@ -23,21 +23,20 @@ from __future__ import annotations
 
 import random
 import threading
-from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlencode
 
 from simulator.server import Request, Response, Simulator
+from simulator.store import CallStore, CallView, LazyStore, ListStore, chunked
 from simulator.volume import (
     SECOND,
     TEMPLATES,
     EagerOnly,
     Style,
     Timeline,
-    TimeView,
     micros,
     mix,
     moment,
@@ -136,12 +135,15 @@ class UnpodSim:
         self._lock = threading.Lock()
         self._seq = 0
         self._version = 0  # bumped by every mutation: the filter cache's key
-        self._cache: dict[tuple[Any, ...], Sequence[Any]] = {}
+        self._cache: dict[tuple[Any, ...], tuple[CallView, Sequence[int]]] = {}
         self.log: list[dict[str, Any]] = []  # newest first
         self.made = 0  # records built by the lazy generator (tests count them)
+        self.store: CallStore
         if self.lazy:
             self._setup_lazy()
             return
+        self.store = ListStore(lambda: self.log[::-1], time=lambda c: c["_ts"],
+                               serve=self.public, key=self.key_of, add=self.add_calls)
         span = timedelta(weeks=self.weeks).total_seconds()
         step = span / max(self.size, 1)
         for i in range(self.size):
@@ -251,19 +253,18 @@ class UnpodSim:
     def all_calls(self) -> list[dict[str, Any]]:
         """Every call record as served (without internal keys), newest first (lazy mode:
         small sizes only, it builds them all)."""
-        if self.lazy:
-            return [self._lazy_call(i) for i in range(self._count - 1, -1, -1)]
         with self._lock:
-            return [self.public(c) for c in self.log]
+            view = self.store.view()
+        return view.calls(range(len(view) - 1, -1, -1))
 
     def count(self) -> int:
         """How many calls the organization has (what a full sync loads), without building
         them."""
-        return self._count if self.lazy else len(self.log)
+        with self._lock:
+            return len(self.store.view())
 
     # -- lazy mode ---------------------------------------------------------
     def _setup_lazy(self) -> None:
-        self._count = self.size
         self._timeline = Timeline(self.now, timedelta(weeks=self.weeks), self.size, self.seed)
         self._salt = salt(self.seed, 0, "id")
         t0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -277,6 +278,10 @@ class UnpodSim:
                 t0, ("completed", "caller_hangup"), "calls", 93784)),
             self.size - 1: self._template(self._make_call(t0, ("in-progress", None), "calls")),
         }
+        # the API has no call by id: a lazy call is never looked up by its key
+        self.store = LazyStore(self.size, self._created, self._lazy_calls,
+                               lambda i: self.key_of(self._lazy_call(i)), lambda key: None,
+                               on_extend=self._extended)
 
     @staticmethod
     def _template(call: dict[str, Any]) -> tuple[dict[str, Any], str, Style, list[tuple[
@@ -300,6 +305,9 @@ class UnpodSim:
         at = self._timeline.at(i)
         return at if self._lazy_template(i)[1] == "backend" else at // SECOND * SECOND
 
+    def _lazy_calls(self, indices: Iterable[int]) -> list[dict[str, Any]]:
+        return [self._lazy_call(i) for i in indices]
+
     def _lazy_call(self, i: int) -> dict[str, Any]:
         """Lazy call i (0 = oldest), the same every time."""
         self.made += 1
@@ -322,9 +330,10 @@ class UnpodSim:
             return
         with self._lock:
             self._version += 1
-            self._count += n
-            self.now = max(self.now, moment(self._timeline.at(self._count - 1))
-                           + timedelta(seconds=1))
+            self.store.extend(n)
+
+    def _extended(self, count: int) -> None:
+        self.now = max(self.now, moment(self._timeline.at(count - 1)) + timedelta(seconds=1))
 
     # -- mutations for tests -----------------------------------------------
     def add_calls(self, n: int, outcome: tuple[str, str | None] = ("completed", "caller_hangup"),
@@ -394,38 +403,40 @@ class UnpodSim:
             return self.default_page_size
         return min(size, self.max_page_size) if size > 0 else self.default_page_size
 
-    def _filtered(self, request: Request) -> Sequence[Any] | Response:
+    def _filtered(self, request: Request) -> tuple[CallView, Sequence[int]] | Response:
         # the same query on unchanged data gives the same rows: page walks reuse them
         key = (self._version, self.honor_date_filters, *(request.query.get(n) for n in (
             "start_date", "end_date", "call_type", "call_status")))
         cached = self._cache.get(key)
         if cached is not None:
             return cached
-        rows = self._filter(request)
-        if not isinstance(rows, Response):
-            self._cache = {key: rows}
-        return rows
+        found = self._filter(request)
+        if not isinstance(found, Response):
+            self._cache = {key: found}
+        return found
 
-    def _filter(self, request: Request) -> Sequence[Any] | Response:
-        """The calls a query selects, newest first: stored calls, or lazy indices."""
-        if self.lazy:
-            return self._filter_lazy(request)
+    def _filter(self, request: Request) -> tuple[CallView, Sequence[int]] | Response:
+        """The calls a query selects, newest first: the dates are two bisects of the
+        store's view, `call_type`/`call_status` scan what they leave."""
         dates = self._date_filters(request)
         if isinstance(dates, Response):
             return dates
         with self._lock:
-            rows = list(self.log)
+            view = self.store.view()
+        lo, hi = 0, len(view)
         for name, bound, bare in dates:
             if name == "start_date":
-                rows = [c for c in rows if c["_ts"] >= bound]
+                lo = max(lo, view.lower(bound))
+            elif bare:  # through that day
+                hi = min(hi, view.lower(bound + timedelta(days=1)))
             else:
-                bound = bound + timedelta(days=1) if bare else bound
-                rows = [c for c in rows if (c["_ts"] < bound if bare else c["_ts"] <= bound)]
+                hi = min(hi, view.upper(bound))
+        rows: Sequence[int] = range(hi - 1, lo - 1, -1)
         for name in ("call_type", "call_status"):
             value = request.query.get(name)
             if value:
-                rows = [c for c in rows if token(c.get(name)) == token(value)]
-        return rows
+                rows = [i for i, c in chunked(view, rows) if token(c.get(name)) == token(value)]
+        return view, rows
 
     def _date_filters(self, request: Request) -> list[tuple[str, datetime, bool]] | Response:
         """The `start_date`/`end_date` filters to apply, as (name, bound, given as a bare
@@ -442,28 +453,6 @@ class UnpodSim:
                 found.append((name, *parsed))
         return found
 
-    def _filter_lazy(self, request: Request) -> Sequence[int] | Response:
-        """`_filter` over the lazy calls: date bounds by bisect, a range of indices."""
-        dates = self._date_filters(request)
-        if isinstance(dates, Response):
-            return dates
-        with self._lock:
-            view = TimeView(self._created, self._count)
-        lo, hi = 0, len(view)
-        for name, bound, bare in dates:
-            if name == "start_date":
-                lo = max(lo, bisect_left(view, micros(bound)))
-            elif bare:
-                hi = min(hi, bisect_left(view, micros(bound + timedelta(days=1))))
-            else:
-                hi = min(hi, bisect_right(view, micros(bound)))
-        rows: Sequence[int] = range(hi - 1, lo - 1, -1)
-        for name in ("call_type", "call_status"):
-            value = request.query.get(name)
-            if value:
-                rows = [i for i in rows if token(self._lazy_call(i).get(name)) == token(value)]
-        return rows
-
     def _calls(self, request: Request, _: dict[str, str]) -> Response:
         refused = self._check(request)
         if refused is not None:
@@ -473,28 +462,23 @@ class UnpodSim:
             page = int(request.query.get("page") or 1)
         except ValueError:
             page = 0
-        rows = self._filtered(request)
-        if isinstance(rows, Response):
-            return rows
+        found = self._filtered(request)
+        if isinstance(found, Response):
+            return found
+        view, rows = found
         last = max(1, -(-len(rows) // size))
         if not 1 <= page <= last:
             return _error(400, "Invalid page.", data=True)
         body: dict[str, Any] = {
             "count": len(rows), "status_code": 200,
             "message": "Call logs fetched successfully",
-            "data": [] if page in self.lost_pages else self._served(
+            "data": [] if page in self.lost_pages else view.calls(
                 rows[(page - 1) * size:page * size]),
         }
         if self.links != "absent":
             body["next"] = self._link(request, page + 1) if page < last else None
             body["previous"] = self._link(request, page - 1) if page > 1 else None
         return Response(200, body)
-
-    def _served(self, rows: Sequence[Any]) -> list[dict[str, Any]]:
-        """Selected rows as served: stored calls without internal keys, or lazy indices."""
-        if self.lazy:
-            return [self._lazy_call(i) for i in rows]
-        return [self.public(c) for c in rows]
 
     def _link(self, request: Request, page: int) -> str:
         origin = (self.hostile_url if self.links == "hostile"

@@ -5,7 +5,9 @@ demand from a template (one of `TEMPLATES` calls made once by the provider's eag
 generator, cycled by index) plus what must differ per index: its id (which encodes `i`)
 and its times (`Timeline.at(i)`, strictly increasing in `i`). So a time filter is a
 `bisect` over `TimeView` and a cursor is an index: serving a page costs O(page) records
-(O(log N) to find it) and memory does not grow with the number of calls.
+(O(log N) to find it) and memory does not grow with the number of calls. A fake hands
+these to `simulator.store.LazyStore`, the same interface its held calls have
+(`ListStore`), so its handlers serve either mode with one code path.
 """
 
 from __future__ import annotations
