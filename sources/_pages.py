@@ -17,6 +17,7 @@ import dlt
 import pyarrow as pa
 
 from sources._http import Http
+from sources._native import RAW_CALL_SCHEMA as RAW_CALL_SCHEMA
 from sources._native import Page, PageShape, read_page
 from sources._native import parse_timestamps as parse_timestamps
 
