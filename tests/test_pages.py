@@ -16,8 +16,8 @@ from sources._native import PageShape, records_table
 from sources._pages import READ_AHEAD, batched, reaches_before, reader, walk
 
 # a page `{"total": n, "data": [{"id": ..., "started_at": ...}]}`, read natively
-SHAPE = PageShape("test", "/calls", ("data",), ("id", "started_at"), envelope=("total",),
-                  call_id="text_of(x.id)", started_at="cursor_of(x.started_at)")
+SHAPE = PageShape("test", "/calls", ("data",), ("id",), envelope=("total",),
+                  call_id="text_of(x.id)", cursors=("started_at",))
 READ = reader(SHAPE, "acct")
 
 

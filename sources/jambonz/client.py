@@ -29,9 +29,9 @@ def _first_id(fields: tuple[str, ...]) -> str:
 # a RecentCalls page (either envelope): `call_sid`, else `sip_callid` (`sip_call_id` in the
 # swagger): a failed inbound call has no call sid
 PAGE = PageShape(SLUG, "RecentCalls", ("data",),
-                 (*settings.RECORD_ID_FIELDS, settings.RECORD_TIME_FIELD), envelope=("total",),
+                 settings.RECORD_ID_FIELDS, envelope=("total",),
                  call_id=_first_id(settings.RECORD_ID_FIELDS),
-                 started_at=f"cursor_of(x.{settings.RECORD_TIME_FIELD})")
+                 cursors=(settings.RECORD_TIME_FIELD,))
 # the live Calls list is a bare array: read as `{"data": [...]}`, no timestamps
 LIVE = PageShape(SLUG, "Calls", ("data",), settings.LIVE_ID_FIELDS,
                  call_id=_first_id(settings.LIVE_ID_FIELDS))

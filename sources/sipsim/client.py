@@ -37,16 +37,14 @@ MAX_401_BODY = 64 * 1024  # a 401 body is read (to see whether the token expired
 # whole float as its integer); `started_at`: `start_time`, else `registration_time`.
 _ID = f"x.{settings.ID_FIELD}"
 PAGE = PageShape(
-    SLUG, settings.CALLS_PATH, ("data",), (settings.ID_FIELD, *settings.CURSOR_FIELDS),
+    SLUG, settings.CALLS_PATH, ("data",), (settings.ID_FIELD,), cursors=settings.CURSOR_FIELDS,
     envelope=("pagination",),
     call_id=f"""case json_type({_ID})
         when 'VARCHAR' then nullif({_ID} ->> '$', '')
         when 'DOUBLE' then if({_ID}::double = floor({_ID}::double) and isfinite({_ID}::double),
                               try_cast({_ID}::double as hugeint)::varchar, {_ID}::varchar)
         when 'BOOLEAN' then null when 'NULL' then null when 'OBJECT' then null
-        when 'ARRAY' then null else {_ID}::varchar end""",
-    started_at="coalesce(" + ", ".join(f"cursor_of(x.{f})" for f in settings.CURSOR_FIELDS)
-    + ")")
+        when 'ARRAY' then null else {_ID}::varchar end""")
 
 
 class PageTokenPaginator:

@@ -32,18 +32,23 @@ INVALID_PAGE = "invalid page"
 # `creation_time|source_number|destination_number` joined as text (a missing number is
 # empty); a record with neither an `id` nor a `creation_time` has no id (staging rejects it).
 _GIVEN = f"x.{settings.ID_FIELD}"
-_CREATED = f"x.{settings.CURSOR_FIELD}"
+_CREATED = f"x.{settings.CURSOR_FIELD}"  # a cursor: read as its text
+
+
+def _text(key: str) -> str:
+    return f"x.{key}" if key == settings.CURSOR_FIELD else f"text_of(x.{key})"
+
+
 PAGE = PageShape(
     SLUG, settings.CALLS_PATH, ("data",),
-    (settings.ID_FIELD, *dict.fromkeys((settings.CURSOR_FIELD, *settings.KEY_FIELDS))),
-    envelope=("count", "next"),
+    tuple(dict.fromkeys((settings.ID_FIELD, *settings.KEY_FIELDS))),
+    cursors=(settings.CURSOR_FIELD,), envelope=("count", "next"),
     call_id=f"""case
         when json_type({_GIVEN}) not in ('NULL', 'OBJECT', 'ARRAY')
              and trim(text_of({_GIVEN})) <> '' then text_of({_GIVEN})
-        when trim(coalesce(text_of({_CREATED}), '')) = '' then null
-        else concat_ws('|', {", ".join(f"coalesce(text_of(x.{k}), '')"
-                                        for k in settings.KEY_FIELDS)}) end""",
-    started_at=f"cursor_of({_CREATED})")
+        when trim(coalesce({_CREATED}, '')) = '' then null
+        else concat_ws('|', {", ".join(f"coalesce({_text(k)}, '')"
+                                        for k in settings.KEY_FIELDS)}) end""")
 
 
 class NextOrPageNumberPaginator:
