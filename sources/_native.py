@@ -46,19 +46,10 @@ _MACROS = Path(__file__).resolve().parent.parent / "transforms" / "macros" / "no
 PARSERS = 2
 MEMORY_LIMIT = "64MB"
 
-# Python's `str()` of a JSON value, as the contract's ids read it: a string as is, a
-# number as written, true/false as Python spells them; null stays null.
 _SETUP = """
 set TimeZone = 'UTC';
 create schema if not exists staging;
 {macros}
-create or replace macro text_of(v) as
-    case json_type(v)
-        when 'VARCHAR' then v ->> '$'
-        when 'NULL' then null
-        when 'BOOLEAN' then if(v::varchar = 'true', 'True', 'False')
-        else v::varchar
-    end;
 -- a cursor text's usual case, a finite ISO timestamp but the epoch; null otherwise (the
 -- warehouse's whole rule, `staging.ts`, then decides: it costs ~5x as much per value)
 create or replace macro fast_ts(v) as
@@ -76,9 +67,9 @@ class PageShape:
         slug: The provider, for errors.
         where: The endpoint, for errors (`calls`, `RecentCalls`).
         records: Keys down to the record list (`("data",)`, `("data", "calls")`).
-        fields: Record fields the id reads: each is `x.<field>` in `call_id` (JSON; a
-            cursor field is its text; null where absent or where the record is not an
-            object).
+        fields: Record fields the id reads as text: each is `x.<field>` in `call_id` (a
+            string as is, another value as its JSON text; null where absent, JSON null,
+            or where the record is not an object).
         call_id: SQL over `x`: the contract's id as text, or null.
         cursors: The fields whose first readable timestamp is `started_at`, in order.
         envelope: Top-level keys the paginator reads; each present one comes back as its
@@ -92,6 +83,7 @@ class PageShape:
     call_id: str
     cursors: tuple[str, ...] = ()
     envelope: tuple[str, ...] = ()
+    typed: tuple[str, ...] = ()  # fields read as JSON instead, where the id rule asks the type
     sql: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -100,7 +92,8 @@ class PageShape:
                          for k in self.envelope)
         # the fields of every record in one parse of the body (a record that is not an
         # object reads as all-null), beside each record's own JSON text, by position
-        types = {name: "JSON" for name in self.fields} | dict.fromkeys(self.cursors, "VARCHAR")
+        types = (dict.fromkeys((*self.fields, *self.cursors), "VARCHAR")
+                 | dict.fromkeys(self.typed, "JSON"))
         structure: Any = [types or {"_": "JSON"}]
         for key in reversed(self.records):
             structure = {key: structure}

@@ -17,7 +17,7 @@ from sources._pages import READ_AHEAD, batched, reaches_before, reader, walk
 
 # a page `{"total": n, "data": [{"id": ..., "started_at": ...}]}`, read natively
 SHAPE = PageShape("test", "/calls", ("data",), ("id",), envelope=("total",),
-                  call_id="text_of(x.id)", cursors=("started_at",))
+                  call_id="x.id", cursors=("started_at",))
 READ = reader(SHAPE, "acct")
 
 

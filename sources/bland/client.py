@@ -18,7 +18,7 @@ SLUG = "bland"
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 # a call-log page: `data.calls`; the id is `call_id` as text (empty: none)
 PAGE = PageShape(SLUG, settings.CALLS_PATH, ("data", "calls"), (settings.ID_FIELD,),
-                 call_id=f"nullif(text_of(x.{settings.ID_FIELD}), '')",
+                 call_id=f"nullif(x.{settings.ID_FIELD}, '')",
                  cursors=(settings.CURSOR_FIELD,))
 
 

@@ -23,7 +23,7 @@ SLUG = "jambonz"
 
 def _first_id(fields: tuple[str, ...]) -> str:
     """SQL: the first of `fields` that is present and not empty, as text."""
-    return "coalesce(" + ", ".join(f"nullif(text_of(x.{f}), '')" for f in fields) + ")"
+    return "coalesce(" + ", ".join(f"nullif(x.{f}, '')" for f in fields) + ")"
 
 
 # a RecentCalls page (either envelope): `call_sid`, else `sip_callid` (`sip_call_id` in the

@@ -37,7 +37,8 @@ MAX_401_BODY = 64 * 1024  # a 401 body is read (to see whether the token expired
 # whole float as its integer); `started_at`: `start_time`, else `registration_time`.
 _ID = f"x.{settings.ID_FIELD}"
 PAGE = PageShape(
-    SLUG, settings.CALLS_PATH, ("data",), (settings.ID_FIELD,), cursors=settings.CURSOR_FIELDS,
+    SLUG, settings.CALLS_PATH, ("data",), (), cursors=settings.CURSOR_FIELDS,
+    typed=(settings.ID_FIELD,),
     envelope=("pagination",),
     call_id=f"""case json_type({_ID})
         when 'VARCHAR' then nullif({_ID} ->> '$', '')

@@ -32,22 +32,17 @@ INVALID_PAGE = "invalid page"
 # `creation_time|source_number|destination_number` joined as text (a missing number is
 # empty); a record with neither an `id` nor a `creation_time` has no id (staging rejects it).
 _GIVEN = f"x.{settings.ID_FIELD}"
-_CREATED = f"x.{settings.CURSOR_FIELD}"  # a cursor: read as its text
-
-
-def _text(key: str) -> str:
-    return f"x.{key}" if key == settings.CURSOR_FIELD else f"text_of(x.{key})"
-
+_CREATED = f"x.{settings.CURSOR_FIELD}"
 
 PAGE = PageShape(
     SLUG, settings.CALLS_PATH, ("data",),
-    tuple(dict.fromkeys((settings.ID_FIELD, *settings.KEY_FIELDS))),
-    cursors=(settings.CURSOR_FIELD,), envelope=("count", "next"),
+    tuple(k for k in settings.KEY_FIELDS if k != settings.CURSOR_FIELD),
+    cursors=(settings.CURSOR_FIELD,), envelope=("count", "next"), typed=(settings.ID_FIELD,),
     call_id=f"""case
         when json_type({_GIVEN}) not in ('NULL', 'OBJECT', 'ARRAY')
-             and trim(text_of({_GIVEN})) <> '' then text_of({_GIVEN})
+             and trim({_GIVEN} ->> '$') <> '' then {_GIVEN} ->> '$'
         when trim(coalesce({_CREATED}, '')) = '' then null
-        else concat_ws('|', {", ".join(f"coalesce({_text(k)}, '')"
+        else concat_ws('|', {", ".join(f"coalesce(x.{k}, '')"
                                         for k in settings.KEY_FIELDS)}) end""")
 
 
