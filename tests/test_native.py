@@ -114,3 +114,21 @@ def test_pages_read_in_many_threads_at_once_stay_apart() -> None:
     for thread in threads:
         thread.join()
     assert results == {n: [f"{n}-{i}" for i in range(500)] for n in range(4)}
+
+
+def test_a_bad_body_among_many_read_at_once_fails_alone() -> None:
+    good = orjson.dumps({"data": [{"id": 1, "start_time": "2026-03-09T10:00:00Z"}]})
+    outcomes: dict[int, object] = {}
+
+    def read(n: int) -> None:
+        try:
+            outcomes[n] = read_page(SIPSIM, b'{"data": [' if n == 3 else good, None).size
+        except BodyNotJson:
+            outcomes[n] = "not json"
+
+    threads = [threading.Thread(target=read, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes == {n: "not json" if n == 3 else 1 for n in range(8)}
