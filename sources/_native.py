@@ -217,7 +217,10 @@ def read_page(shape: PageShape, body: bytes | str, account_id: str | None) -> Pa
         BodyNotJson: The body is not JSON.
         ProviderError: The body has no record list where `shape.records` says.
     """
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    try:
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+    except UnicodeDecodeError:  # as orjson did: not JSON, so retried, never mangled
+        raise BodyNotJson(f"{shape.where}: the body is not UTF-8") from None
     try:
         result = _parse(shape.sql, text)
     except (duckdb.InvalidInputException, duckdb.ConversionException):  # malformed JSON

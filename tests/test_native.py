@@ -132,3 +132,8 @@ def test_a_bad_body_among_many_read_at_once_fails_alone() -> None:
     for thread in threads:
         thread.join()
     assert outcomes == {n: "not json" if n == 3 else 1 for n in range(8)}
+
+
+def test_a_body_that_is_not_utf8_is_not_json() -> None:
+    with pytest.raises(BodyNotJson):
+        read_page(SIPSIM, b'{"data": ["\xff"]}', None)
