@@ -190,6 +190,16 @@ def _drain(sql: str) -> None:
     if rest:
         _parsers.submit(_drain, sql)
     try:
+        _run(sql, batch)
+    except BaseException as exc:  # whatever happens, no reader is left waiting
+        for _, done in batch:
+            if not done.done():
+                done.set_exception(exc)
+        raise
+
+
+def _run(sql: str, batch: list[tuple[str, Future[pa.Table]]]) -> None:
+    try:
         result = _cursor().execute(sql, [[text for text, _ in batch]]).to_arrow_table()
     except duckdb.Error as exc:
         if len(batch) == 1:
