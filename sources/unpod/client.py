@@ -159,6 +159,12 @@ class UnpodClient:
 
 
 
+def call_id(record: Any) -> str | None:
+    """The contract's id of one record, as the page reader gives it (`PAGE`)."""
+    value = records_table(PAGE, [record], None).column("call_id")[0].as_py()
+    return None if value is None else str(value)
+
+
 def calls_table(records: list[Any], org_handle: str) -> pa.Table:
     """Records in hand as a raw Arrow table: `call_id`, `started_at` (creation_time), the
     record as JSON."""
