@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
+# pyarrow's default pool (jemalloc/mimalloc) keeps what pages freed; the system allocator
+# gives it back (-95 MiB at 1M calls). Read once, when pyarrow is first imported: here,
+# before any source imports it, also when a source runs in someone else's dlt pipeline.
+os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import ModuleType

@@ -18,13 +18,14 @@ import threading
 import time
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 import orjson
 
 log = logging.getLogger("callsync.http")
+T = TypeVar("T")
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 LONG_WAIT_SECONDS = 5.0
@@ -201,9 +202,16 @@ class Http:
         """GET and parse JSON, retrying what is transient; `ProviderError` otherwise."""
         return self.request_json("GET", path_or_url, params=params)
 
+    def get_page(self, path_or_url: str, params: Mapping[str, Any] | None,
+                 read: Callable[[bytes], T]) -> T:
+        """GET a body and `read` it (a page reader: bytes to Arrow, no Python objects per
+        record); a `ValueError` from `read` (not JSON) is retried as a bad body."""
+        return self.request_json("GET", path_or_url, params=params, parse=read)
+
     def request_json(
         self, method: str, path_or_url: str, params: Mapping[str, Any] | None = None,
         data: Mapping[str, str] | None = None, auth: httpx.Auth | None = None,
+        parse: Callable[[bytes], Any] = orjson.loads,
     ) -> Any:
         url = path_or_url if "://" in path_or_url else self.url(path_or_url)
         where = f"{method} {urlsplit(url).path}"
@@ -233,8 +241,8 @@ class Http:
                 raise ProviderError(self.provider, f"{where} answered HTTP {status}"
                                     f"{_hint(status)}{detail}", status)
             try:
-                return orjson.loads(body)
-            except orjson.JSONDecodeError:
+                return parse(body)
+            except ValueError:  # orjson's JSONDecodeError, a page reader's BodyNotJson
                 last = "a body that is not JSON"
                 self._backoff(attempt, None, where, last)
         raise ProviderError(self.provider, f"{where} still failing after "

@@ -7,18 +7,19 @@ a numbered one may add `pages_after` to be read ahead.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Literal, Protocol
 
 import dlt
-import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from sources._http import Http, ProviderError
-from sources._time import parse_timestamp
+from sources._http import Http
+from sources._native import RAW_CALL_SCHEMA as RAW_CALL_SCHEMA
+from sources._native import Page, PageShape, read_page
+from sources._native import parse_timestamps as parse_timestamps
 
 # Every raw call table has these columns: the parsed id and cursor (per the contract's
 # rules for the provider), the partition it was read from, the whole record as JSON text,
@@ -35,14 +36,6 @@ def dlt_columns(columns: dict[str, str]) -> dict[str, Any]:
     return {name: {"data_type": _DLT_TYPES[kind], "nullable": True}
             for name, kind in columns.items()}
 
-
-RAW_CALL_SCHEMA = pa.schema([
-    ("call_id", pa.string()),
-    ("started_at", pa.timestamp("us", tz="UTC")),
-    ("account_id", pa.string()),
-    ("record", pa.string()),
-    ("fetched_at", pa.timestamp("us", tz="UTC")),
-])
 
 
 def call_cursor(
@@ -71,24 +64,19 @@ class Paginator(Protocol):
 
     def init_request(self, params: dict[str, Any]) -> None: ...
 
-    def update_state(self, body: Any, records: list[Any]) -> None: ...
+    def update_state(self, body: Mapping[str, Any], records: pa.Table) -> None:
+        """Read a page: `body` holds the envelope keys its `PageShape` names (a key the
+        page lacks is absent), `records` the page's raw table."""
+        ...
 
     def update_request(self, params: dict[str, Any]) -> str | None:
         """Set the next page's params; return a full URL to fetch instead, if any."""
         ...
 
 
-def data_list(slug: str, where: str, *keys: str) -> Callable[[Any], list[Any]]:
-    """The reader of a page's record list, found under `keys` (e.g. `data`, `calls`):
-    a body without that list raises a `ProviderError` naming `where` (the endpoint)."""
-    def read(body: Any) -> list[Any]:
-        value = body
-        for key in keys:
-            value = value.get(key) if isinstance(value, dict) else None
-        if not isinstance(value, list):
-            raise ProviderError(slug, f"{where}: response has no {'.'.join(keys)} list")
-        return value
-    return read
+def reader(shape: PageShape, account_id: str | None = None) -> Callable[[bytes], Page]:
+    """What a walk does with each body (in the thread that fetched it): `read_page`."""
+    return partial(read_page, shape, account_id=account_id)
 
 
 # A numbered walk keeps this many pages requested beyond the next one (its paginator's
@@ -101,11 +89,12 @@ READ_AHEAD = 1
 
 def walk(
     http: Http, path: str, params: dict[str, Any], paginator: Paginator,
-    records_of: Callable[[Any], list[Any]],
-    last: Callable[[list[Any]], bool] | None = None,
+    read: Callable[[bytes], Page],
+    last: Callable[[pa.Table], bool] | None = None,
     tally: bool = True,
-) -> Iterator[list[Any]]:
-    """GET `path` page by page, yielding each page's records as the API returned them.
+) -> Iterator[pa.Table]:
+    """GET `path` page by page, yielding each page's raw table (`read` of its body, in
+    the fetching thread: natively, without the interpreter lock).
 
     The next page is requested (in a thread of its own) before this one is yielded, so the
     network and the server overlap the caller's work on it. A page for which `last` is
@@ -130,20 +119,20 @@ def walk(
 
     def request(page: dict[str, Any]) -> Future[Any]:
         early = queued.pop(_key(page), None) if queued else None
-        return early or pool.submit(http.get_json, path, dict(page))
+        return early or pool.submit(http.get_page, path, dict(page), read)
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="walk") as pool:
         pending: Future[Any] | None = request(params)
-        read = 0
+        done = 0
         api_count: int | None = None
         stopped = False  # cut short (by `last`, or closed): the count is not of what was read
         try:
             while pending is not None:
-                body = pending.result()
-                records = records_of(body)
-                paginator.update_state(body, records)
-                read += 1
-                if read == 1:
+                page: Page = pending.result()
+                records = page.table
+                paginator.update_state(page.envelope, records)
+                done += 1
+                if done == 1:
                     api_count = getattr(paginator, "api_count", None)
                 pending = None
                 cut = bool(last and last(records))
@@ -151,18 +140,19 @@ def walk(
                 if paginator.has_next_page and not cut:
                     url = paginator.update_request(params)
                     if url:
-                        pending = pool.submit(http.get_json, url, None)
+                        pending = pool.submit(http.get_page, url, None, read)
                     else:
                         pending = request(params)
                         if ahead:
-                            for page in ahead(params, min(read - 1, READ_AHEAD)):
-                                key = _key(page)
+                            for ahead_page in ahead(params, min(done - 1, READ_AHEAD)):
+                                key = _key(ahead_page)
                                 if key not in queued:
-                                    queued[key] = pool.submit(http.get_json, path, dict(page))
-                n = len(records)
+                                    queued[key] = pool.submit(http.get_page, path,
+                                                              dict(ahead_page), read)
+                n = records.num_rows
                 http.meter.count(pages=1, records=n, received=n if tally else 0,
                                  followed=0 if tally else n)
-                if read == 1 and api_count is not None:
+                if done == 1 and api_count is not None:
                     http.meter.expect(api_count)  # progress can estimate what is left
                 yield records
         except GeneratorExit:
@@ -188,18 +178,16 @@ def _key(params: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
     return tuple(sorted(params.items()))
 
 
-def reaches_before(field: str, since: datetime | None) -> Callable[[list[Any]], bool] | None:
-    """For a newest-first walk: is a page's oldest readable `field` before `since`? Every
-    later page is older still, so the incremental would drop them all."""
+def reaches_before(field: str, since: datetime | None) -> Callable[[pa.Table], bool] | None:
+    """For a newest-first walk: is a page's oldest readable `field` (a column of its raw
+    table) before `since`? Every later page is older still, so the incremental would drop
+    them all."""
     if since is None:
         return None
 
-    def check(records: list[Any]) -> bool:
-        for record in reversed(records):
-            started = parse_timestamp(record.get(field)) if isinstance(record, dict) else None
-            if started is not None:
-                return started < since
-        return False
+    def check(records: pa.Table) -> bool:
+        readable = records.column(field).drop_null()
+        return len(readable) > 0 and readable[-1].as_py() < since
     return check
 
 
@@ -227,49 +215,3 @@ def batched(tables: Iterable[pa.Table], rows: int = BATCH_ROWS) -> Iterator[pa.T
         yield pa.concat_tables(pending)
     elif empty is not None and not sent:
         yield empty  # nothing at all: dlt still sees the (empty) table
-
-
-TIMESTAMP = pa.timestamp("us", tz="UTC")
-_EPOCH = pa.scalar(0, TIMESTAMP)
-
-
-def parse_timestamps(values: list[Any]) -> pa.Array:
-    """`parse_timestamp` over a page: in Arrow's C++ when every value is a zoned ISO
-    string or null (the usual page), else value by value in Python."""
-    if values and all(type(v) is str or v is None for v in values):
-        try:
-            parsed = pc.cast(pa.array(values, pa.string()), TIMESTAMP)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            pass
-        else:
-            return pc.if_else(pc.equal(parsed, _EPOCH), pa.scalar(None, TIMESTAMP), parsed)
-    return pa.array([parse_timestamp(v) for v in values], TIMESTAMP)
-
-
-def raw_calls_table(
-    records: list[Any],
-    call_id: Callable[[dict[str, Any]], object],
-    started_at: Callable[[dict[str, Any]], object],
-    account_id: str | None,
-) -> pa.Table:
-    """One page as an Arrow table of `RAW_CALL_SCHEMA`: nothing in it is dropped.
-
-    Args:
-        records: The page's records as returned (a non-object is kept as its JSON).
-        call_id: The record's id per the contract (None where it has none).
-        started_at: The record's cursor value, raw; parsed here to aware UTC.
-        account_id: The partition (phone number, account) the page was read from.
-    """
-    fetched_at = datetime.now(UTC)
-    fields = [r if type(r) is dict else {} for r in records]
-    keys = [call_id(f) for f in fields]
-    n = len(records)
-    # orjson's bytes go to Arrow as binary and are cast to string without a Python str each
-    texts = pc.cast(pa.array([orjson.dumps(r) for r in records], pa.binary()), pa.string())
-    return pa.table([
-        pa.array([None if k is None or k == "" else str(k) for k in keys], pa.string()),
-        parse_timestamps([started_at(f) for f in fields]),
-        pa.repeat(pa.scalar(account_id, pa.string()), n),
-        texts,
-        pa.repeat(pa.scalar(fetched_at, TIMESTAMP), n),
-    ], schema=RAW_CALL_SCHEMA)

@@ -1,4 +1,6 @@
-"""Timestamp rules of the warehouse contract, for cursor fields parsed in Python.
+"""Timestamp rules of the warehouse contract in Python, for the bounds a user gives
+(`start_date`, `--start`, `--end`); page cursors are read in native code by the staging
+macro (`sources/_native.py`).
 
 The staging SQL applies the same rules to the other timestamp fields (`parse_ts` macro);
 `tests/transforms/test_macros.py` runs both over one table of cases.

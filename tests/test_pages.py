@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pyarrow as pa
 import pytest
 
 from sources._http import Meter
-from sources._pages import READ_AHEAD, batched, raw_calls_table, reaches_before, walk
+from sources._native import PageShape, records_table
+from sources._pages import READ_AHEAD, batched, reaches_before, reader, walk
+
+# a page `{"total": n, "data": [{"id": ..., "started_at": ...}]}`, read natively
+SHAPE = PageShape("test", "/calls", ("data",), ("id",), envelope=("total",),
+                  call_id="x.id", cursors=("started_at",))
+READ = reader(SHAPE, "acct")
 
 
 class Pages:
@@ -22,10 +29,11 @@ class Pages:
         self.asked: list[dict[str, Any]] = []
         self.meter = Meter()
 
-    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+    def get_page(self, path: str, params: Mapping[str, Any] | None,
+                 read: Callable[[bytes], Any]) -> Any:
         self.asked.append(dict(params or {}))
         self.meter.count(requests=1)
-        return {"data": self.pages[len(self.asked) - 1]}
+        return read(orjson.dumps({"data": self.pages[len(self.asked) - 1]}))
 
 
 class ByNumber:
@@ -50,9 +58,13 @@ def records(*stamps: str) -> list[dict[str, Any]]:
     return [{"id": i, "started_at": s} for i, s in enumerate(stamps)]
 
 
+def page(rows: list[Any]) -> pa.Table:
+    return records_table(SHAPE, rows, "acct")
+
+
 def test_walk_yields_every_page_and_asks_for_no_more() -> None:
     http = Pages([records("a", "b"), records("c", "d"), records("e")])
-    got = list(walk(http, "/calls", {}, ByNumber(2), lambda body: body["data"]))  # type: ignore[arg-type]
+    got = list(walk(http, "/calls", {}, ByNumber(2), READ))  # type: ignore[arg-type]
     assert [len(p) for p in got] == [2, 2, 1]
     assert [a["page"] for a in http.asked] == [1, 2, 3]
     assert http.meter.pages == 3 and http.meter.requests == 3
@@ -64,7 +76,7 @@ def test_a_last_page_ends_the_walk_without_prefetching_the_next() -> None:
                     records("2026-03-09T08:00:00Z", "2026-03-09T07:00:00Z")]
     http = Pages(newest_first)
     since = datetime(2026, 3, 9, 9, 30, tzinfo=UTC)
-    got = list(walk(http, "/calls", {}, ByNumber(2), lambda body: body["data"],  # type: ignore[arg-type]
+    got = list(walk(http, "/calls", {}, ByNumber(2), READ,  # type: ignore[arg-type]
                     last=reaches_before("started_at", since)))
     assert len(got) == 2 and len(http.asked) == 2
 
@@ -72,16 +84,16 @@ def test_a_last_page_ends_the_walk_without_prefetching_the_next() -> None:
 def test_reaches_before_uses_the_oldest_readable_time() -> None:
     check = reaches_before("started_at", datetime(2026, 3, 9, 10, tzinfo=UTC))
     assert check is not None
-    assert check(records("2026-03-09T11:00:00Z", "2026-03-09T09:00:00Z"))
-    assert check(records("2026-03-09T09:00:00Z", "not a time"))  # skips the unreadable
-    assert not check(records("2026-03-09T11:00:00Z", "2026-03-09T10:30:00Z"))
-    assert not check([{"no": "time"}, "not an object"])  # nothing readable: read on
+    assert check(page(records("2026-03-09T11:00:00Z", "2026-03-09T09:00:00Z")))
+    assert check(page(records("2026-03-09T09:00:00Z", "not a time")))  # skips the unreadable
+    assert not check(page(records("2026-03-09T11:00:00Z", "2026-03-09T10:30:00Z")))
+    assert not check(page([{"no": "time"}, "not an object"]))  # nothing readable: read on
     assert reaches_before("started_at", None) is None
 
 
 def test_closing_the_walk_early_waits_for_the_page_in_flight() -> None:
     http = Pages([records("a", "b")] * 5)
-    pages = walk(http, "/calls", {}, ByNumber(2), lambda body: body["data"])  # type: ignore[arg-type]
+    pages = walk(http, "/calls", {}, ByNumber(2), READ)  # type: ignore[arg-type]
     next(pages)
     pages.close()
     assert len(http.asked) <= 2  # the first page, and at most the one prefetched
@@ -89,8 +101,7 @@ def test_closing_the_walk_early_waits_for_the_page_in_flight() -> None:
 
 
 def table(n: int, start: int = 0) -> pa.Table:
-    rows = [{"call_id": str(i)} for i in range(start, start + n)]
-    return raw_calls_table(rows, lambda r: r.get("call_id"), lambda r: None, "acct")
+    return page([{"id": str(i)} for i in range(start, start + n)])
 
 
 @pytest.mark.parametrize(("sizes", "rows", "expected"), [
@@ -143,7 +154,8 @@ class Numbered:
         self.lock = threading.Lock()
         self.page_four_asked = threading.Event()
 
-    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+    def get_page(self, path: str, params: Mapping[str, Any] | None,
+                 read: Callable[[bytes], Any]) -> Any:
         page = int((params or {})["page"])
         with self.lock:
             self.asked.append(page)
@@ -152,8 +164,8 @@ class Numbered:
         if page == 3:  # answered only once page 4 is in flight: proves the read-ahead
             assert self.page_four_asked.wait(30), "page 4 was not asked for ahead of page 3"
         first = (page - 1) * self.size
-        return {"total": self.total,
-                "data": [{"id": i} for i in range(first, min(first + self.size, self.total))]}
+        return read(orjson.dumps({"total": self.total, "data": [
+            {"id": i} for i in range(first, min(first + self.size, self.total))]}))
 
 
 class Counted(ByNumber):
@@ -172,20 +184,24 @@ class Counted(ByNumber):
         return [dict(params, page=p) for p in range(self.page + 1, min(self.page + n, last) + 1)]
 
 
+def ids(pages: list[pa.Table]) -> list[int]:
+    return [int(i) for table in pages for i in table.column("call_id").to_pylist()]
+
+
 def test_a_numbered_walk_reads_ahead_and_asks_for_each_page_once() -> None:
     http = Numbered(total=25, size=2)
-    got = list(walk(http, "/calls", {}, Counted(2), lambda body: body["data"]))  # type: ignore[arg-type]
-    assert [r["id"] for page in got for r in page] == list(range(25))  # in order, all
+    got = list(walk(http, "/calls", {}, Counted(2), READ))  # type: ignore[arg-type]
+    assert ids(got) == list(range(25))  # in order, all
     assert sorted(http.asked) == list(range(1, 14))  # each of the 13 pages once, no more
     assert http.meter.pages == 13
 
 
 def test_a_last_page_ends_a_read_ahead_walk_and_drops_the_pages_read_ahead() -> None:
     http = Numbered(total=40, size=2)
-    stop_at = {"id": 9}  # on page 5
-    got = list(walk(http, "/calls", {}, Counted(2), lambda body: body["data"],  # type: ignore[arg-type]
-                    last=lambda records: stop_at in records))
-    assert [r["id"] for page in got for r in page] == list(range(10))
+    stop_at = "9"  # on page 5
+    got = list(walk(http, "/calls", {}, Counted(2), READ,  # type: ignore[arg-type]
+                    last=lambda records: stop_at in records.column("call_id").to_pylist()))
+    assert ids(got) == list(range(10))
     assert len(http.asked) <= 5 + 1 + READ_AHEAD  # the next page, and those read ahead
     assert not [t for t in threading.enumerate() if t.name.startswith("walk")]
 
@@ -198,7 +214,7 @@ class WithCount(ByNumber):
 
 def test_a_window_walked_to_its_end_reports_what_the_api_counted_and_received() -> None:
     http = Pages([records("a", "b"), records("c", "d"), records("e")])
-    list(walk(http, "/calls", {}, WithCount(2), lambda body: body["data"]))  # type: ignore[arg-type]
+    list(walk(http, "/calls", {}, WithCount(2), READ))  # type: ignore[arg-type]
     assert (http.meter.received, http.meter.api_count, http.meter.followed) == (5, 5, 0)
 
 
@@ -207,12 +223,12 @@ def test_a_walk_cut_short_or_closed_reports_no_count() -> None:
                     records("2026-03-09T10:00:00Z", "2026-03-09T09:00:00Z"),
                     records("2026-03-09T08:00:00Z")]
     cut = Pages(newest_first)
-    list(walk(cut, "/calls", {}, WithCount(2), lambda body: body["data"],  # type: ignore[arg-type]
+    list(walk(cut, "/calls", {}, WithCount(2), READ,  # type: ignore[arg-type]
               last=reaches_before("started_at", datetime(2026, 3, 9, 11, 30, tzinfo=UTC))))
     assert (cut.meter.received, cut.meter.api_count) == (2, None)
 
     closed = Pages(newest_first)
-    pages = walk(closed, "/calls", {}, WithCount(2), lambda body: body["data"])  # type: ignore[arg-type]
+    pages = walk(closed, "/calls", {}, WithCount(2), READ)  # type: ignore[arg-type]
     next(pages)
     pages.close()
     assert closed.meter.api_count is None
@@ -220,6 +236,6 @@ def test_a_walk_cut_short_or_closed_reports_no_count() -> None:
 
 def test_a_re_read_for_unfinished_calls_is_not_received() -> None:
     http = Pages([records("a", "b"), records("c")])
-    list(walk(http, "/calls", {}, WithCount(2), lambda body: body["data"],  # type: ignore[arg-type]
+    list(walk(http, "/calls", {}, WithCount(2), READ,  # type: ignore[arg-type]
               tally=False))
     assert (http.meter.received, http.meter.followed, http.meter.api_count) == (0, 3, None)

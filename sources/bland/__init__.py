@@ -31,7 +31,7 @@ from sources._http import Meter
 from sources._pages import batched, call_cursor, dlt_columns
 from sources._secrets import drop_credentials
 from sources.bland import settings
-from sources.bland.client import BlandClient, calls_table, check_phone_numbers, connect
+from sources.bland.client import BlandClient, check_phone_numbers, connect
 
 SLUG = "bland"
 
@@ -111,7 +111,7 @@ def sip_calls_followed(client: BlandClient, phone_number: str, oldest: datetime
     """Every record of one number's log from the newest back to the first page reaching
     before `oldest`, kept whole: the unfinished calls among them are followed."""
     pages = client.sip_call_pages(phone_number, oldest, tally=False)
-    yield from batched(calls_table(records, phone_number) for records in pages)
+    yield from batched(pages)
 
 
 def _sip_calls(client: BlandClient, phone_number: str,
@@ -128,7 +128,7 @@ def _sip_calls(client: BlandClient, phone_number: str,
         lag-applied start, so a sync with nothing new reads one page.
         """
         pages = client.sip_call_pages(phone_number, cursor.start_value)
-        yield from batched(calls_table(records, phone_number) for records in pages)
+        yield from batched(pages)
 
     return sip_calls()
 

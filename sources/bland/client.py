@@ -10,12 +10,16 @@ from typing import Any
 import pyarrow as pa
 
 from sources._http import ConfigError, HostBoundAuth, Http, Meter, ProviderError, RetryPolicy
-from sources._pages import data_list, raw_calls_table, reaches_before, walk
+from sources._native import PageShape, records_table
+from sources._pages import reaches_before, reader, walk
 from sources.bland import settings
 
 SLUG = "bland"
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-calls_of = data_list(SLUG, settings.CALLS_PATH, "data", "calls")  # a call-log page's records
+# a call-log page: `data.calls`; the id is `call_id` as text (empty: none)
+PAGE = PageShape(SLUG, settings.CALLS_PATH, ("data", "calls"), (settings.ID_FIELD,),
+                 call_id=f"nullif(x.{settings.ID_FIELD}, '')",
+                 cursors=(settings.CURSOR_FIELD,))
 
 
 class BeforeCursorPaginator:
@@ -29,12 +33,12 @@ class BeforeCursorPaginator:
     def init_request(self, params: dict[str, Any]) -> None:
         params["limit"] = self.limit
 
-    def update_state(self, body: Any, records: list[Any]) -> None:
-        ids = [r.get("call_id") for r in records if isinstance(r, dict) and r.get("call_id")]
-        if len(records) < self.limit or not ids:
+    def update_state(self, body: Any, records: pa.Table) -> None:
+        ids = records.column("call_id").drop_null()
+        if records.num_rows < self.limit or not len(ids):
             self.has_next_page = False
         else:
-            self._before = str(ids[-1])
+            self._before = ids[-1].as_py()
 
     def update_request(self, params: dict[str, Any]) -> str | None:
         params["before"] = self._before
@@ -50,13 +54,13 @@ class BlandClient:
 
     def sip_call_pages(
         self, phone_number: str, since: datetime | None = None, tally: bool = True,
-    ) -> Iterator[list[Any]]:
-        """Pages of one number's SIP call log, newest first, as the API returns them,
-        up to the first page that reaches back before `since` (`tally`: the sync
-        window's pages, not a re-read for unfinished calls)."""
+    ) -> Iterator[pa.Table]:
+        """Pages of one number's SIP call log, newest first, as raw tables, up to the
+        first page that reaches back before `since` (`tally`: the sync window's pages,
+        not a re-read for unfinished calls)."""
         yield from walk(self.http, settings.CALLS_PATH, {"phone_number": phone_number},
-                        BeforeCursorPaginator(self.page_size), calls_of,
-                        last=reaches_before(settings.CURSOR_FIELD, since), tally=tally)
+                        BeforeCursorPaginator(self.page_size), reader(PAGE, phone_number),
+                        last=reaches_before("started_at", since), tally=tally)
 
     def sip_config(self, phone_number: str) -> dict[str, Any]:
         """`{"inbound": {...} | None, "outbound": {...} | None}` for one number."""
@@ -69,9 +73,8 @@ class BlandClient:
 
 
 def calls_table(records: list[Any], phone_number: str) -> pa.Table:
-    """One page as a raw Arrow table: `call_id`, `started_at`, the whole record as JSON."""
-    return raw_calls_table(records, lambda r: r.get(settings.ID_FIELD),
-                           lambda r: r.get(settings.CURSOR_FIELD), phone_number)
+    """Records in hand as a raw Arrow table: `call_id`, `started_at`, the record as JSON."""
+    return records_table(PAGE, records, phone_number)
 
 
 def connect(

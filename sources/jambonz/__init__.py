@@ -36,7 +36,6 @@ from sources.jambonz.client import (
     check_account_sid,
     connect,
     live_calls_table,
-    recent_calls_table,
 )
 
 SLUG = "jambonz"
@@ -123,8 +122,7 @@ def _recent_calls(client: JambonzClient, incremental: dlt.sources.incremental[da
         one page.
         """
         pages = client.recent_call_pages(cursor.start_value, cursor.end_value or window_end)
-        yield from batched(recent_calls_table(records, client.account_sid, client.base_url)
-                           for records in pages)
+        yield from batched(pages)
 
     return recent_calls()
 
@@ -142,5 +140,4 @@ def recent_calls_followed(client: JambonzClient, oldest: datetime, newest: datet
     """The CDRs attempted from the oldest to the newest unfinished call, kept whole (no
     cursor: the incremental of `recent_calls` never moves because of these)."""
     pages = client.recent_call_pages(oldest, newest, tally=False)
-    yield from batched(recent_calls_table(records, client.account_sid, client.base_url)
-                       for records in pages)
+    yield from batched(pages)

@@ -13,13 +13,28 @@ import pyarrow as pa
 
 from sources._config import where
 from sources._http import ConfigError, HostBoundAuth, Http, Meter, ProviderError, RetryPolicy
-from sources._pages import data_list, numbered_pages, raw_calls_table, walk
+from sources._native import PageShape, records_table
+from sources._pages import numbered_pages, reader, walk
 from sources._time import iso_z
 from sources.jambonz import settings
 
 SLUG = "jambonz"
-# a RecentCalls page's records (either envelope)
-records_of = data_list(SLUG, "RecentCalls", "data")
+
+
+def _first_id(fields: tuple[str, ...]) -> str:
+    """SQL: the first of `fields` that is present and not empty, as text."""
+    return "coalesce(" + ", ".join(f"nullif(x.{f}, '')" for f in fields) + ")"
+
+
+# a RecentCalls page (either envelope): `call_sid`, else `sip_callid` (`sip_call_id` in the
+# swagger): a failed inbound call has no call sid
+PAGE = PageShape(SLUG, "RecentCalls", ("data",),
+                 settings.RECORD_ID_FIELDS, envelope=("total",),
+                 call_id=_first_id(settings.RECORD_ID_FIELDS),
+                 cursors=(settings.RECORD_TIME_FIELD,))
+# the live Calls list is a bare array: read as `{"data": [...]}`, no timestamps
+LIVE = PageShape(SLUG, "Calls", ("data",), settings.LIVE_ID_FIELDS,
+                 call_id=_first_id(settings.LIVE_ID_FIELDS))
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 
 
@@ -42,7 +57,7 @@ class OffsetPagePaginator:
         params["page"] = self.page
         params["count"] = self.count
 
-    def update_state(self, body: Any, records: list[Any]) -> None:
+    def update_state(self, body: Any, records: pa.Table) -> None:
         total = _integer(body.get("total")) if isinstance(body, dict) else None
         self.total = total
         if (not records or len(records) < self.count
@@ -77,8 +92,9 @@ class JambonzClient:
         self.base_url = public_url(http.base_url)
 
     def recent_call_pages(self, start: datetime | None, end: datetime, tally: bool = True,
-                          ) -> Iterator[list[Any]]:
-        """Pages of CDRs attempted in `[start, end]`, newest first, as the API returns them.
+                          ) -> Iterator[pa.Table]:
+        """Pages of CDRs attempted in `[start, end]`, newest first, as raw tables (with
+        `base_url`, the API root they came from).
 
         Both bounds are always sent, zoned: the server silently matches nothing for a
         zone-less bound, and a fixed `end` keeps calls that arrive during the walk from
@@ -91,8 +107,10 @@ class JambonzClient:
         if start is not None:  # always, in practice: the incremental has an initial value
             params["start"] = iso_z(start, "milliseconds")
         params["end"] = iso_z(end, "milliseconds", round_up=True)
-        yield from walk(self.http, path, params, OffsetPagePaginator(self.page_size),
-                        records_of, tally=tally)
+        pages = walk(self.http, path, params, OffsetPagePaginator(self.page_size),
+                     reader(PAGE, self.account_sid), tally=tally)
+        for page in pages:
+            yield with_base_url(page, self.base_url)
 
     def live_calls(self) -> list[Any]:
         """Every call in progress now (one request: the list has no paging)."""
@@ -104,37 +122,21 @@ class JambonzClient:
         return body
 
 
+def with_base_url(table: pa.Table, base_url: str) -> pa.Table:
+    """A RecentCalls raw table plus the API root it came from."""
+    return table.append_column("base_url", pa.repeat(pa.scalar(base_url, pa.string()),
+                                                      table.num_rows))
+
+
 def recent_calls_table(records: list[Any], account_sid: str, base_url: str) -> pa.Table:
-    """One RecentCalls page as the raw call table, plus the API root it came from."""
-    table = raw_calls_table(records, recent_call_id,
-                            lambda r: r.get(settings.RECORD_TIME_FIELD), account_sid)
-    return table.append_column("base_url", pa.array([base_url] * table.num_rows, pa.string()))
+    """RecentCalls records in hand as the raw call table, plus the API root."""
+    return with_base_url(records_table(PAGE, records, account_sid), base_url)
 
 
 def live_calls_table(records: list[Any], account_sid: str) -> pa.Table:
     """The live calls as one raw table: id, account, whole record, when fetched."""
-    table = raw_calls_table(records, live_call_id, lambda r: None, account_sid)
+    table = records_table(LIVE, records, account_sid)
     return table.drop_columns(["started_at"])  # live calls carry no timestamps
-
-
-def first_id(record: dict[str, Any], fields: tuple[str, ...]) -> object:
-    for name in fields:
-        value = record.get(name)
-        if value is not None and value != "":
-            return value
-    return None
-
-
-def recent_call_id(record: dict[str, Any]) -> object:
-    """`call_sid`, else `sip_callid` (`sip_call_id` in the swagger): a failed inbound call
-    has no call sid."""
-    return first_id(record, settings.RECORD_ID_FIELDS)
-
-
-def live_call_id(record: dict[str, Any]) -> object:
-    return first_id(record, settings.LIVE_ID_FIELDS)
-
-
 
 
 def public_url(url: str) -> str:

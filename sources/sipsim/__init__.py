@@ -119,7 +119,7 @@ def _calls(client: SipsimClient, incremental: dlt.sources.incremental[datetime]
         since = cursor.start_value
         assert since is not None, "the incremental always has an initial value"
         pages = client.call_pages(since, cursor.end_value)
-        yield from batched(calls_table(records) for records in pages)
+        yield from batched(pages)
 
     return calls()
 

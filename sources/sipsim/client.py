@@ -13,7 +13,6 @@ from urllib.parse import quote
 
 import httpx
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from sources._config import check_secret, where
 from sources._http import (
@@ -25,7 +24,8 @@ from sources._http import (
     RetryPolicy,
     same_origin,
 )
-from sources._pages import data_list, parse_timestamps, raw_calls_table, walk
+from sources._native import PageShape, records_table
+from sources._pages import reader, walk
 from sources._time import iso_z
 from sources.sipsim import settings
 
@@ -33,7 +33,19 @@ SLUG = "sipsim"
 log = logging.getLogger("callsync.sipsim")
 NO_AUTH = httpx.Auth()  # the token request carries its credentials in the form, no header
 MAX_401_BODY = 64 * 1024  # a 401 body is read (to see whether the token expired) up to this
-calls_of = data_list(SLUG, settings.CALLS_PATH, "data")  # a call-list page's records
+# The contract's id: `id` as text (an integer in the field table, a string in a guide; a
+# whole float as its integer); `started_at`: `start_time`, else `registration_time`.
+_ID = f"x.{settings.ID_FIELD}"
+PAGE = PageShape(
+    SLUG, settings.CALLS_PATH, ("data",), (), cursors=settings.CURSOR_FIELDS,
+    typed=(settings.ID_FIELD,),
+    envelope=("pagination",),
+    call_id=f"""case json_type({_ID})
+        when 'VARCHAR' then nullif({_ID} ->> '$', '')
+        when 'DOUBLE' then if({_ID}::double = floor({_ID}::double) and isfinite({_ID}::double),
+                              try_cast({_ID}::double as hugeint)::varchar, {_ID}::varchar)
+        when 'BOOLEAN' then null when 'NULL' then null when 'OBJECT' then null
+        when 'ARRAY' then null else {_ID}::varchar end""")
 
 
 class PageTokenPaginator:
@@ -52,7 +64,7 @@ class PageTokenPaginator:
     def init_request(self, params: dict[str, Any]) -> None:
         params["limit"] = self.limit
 
-    def update_state(self, body: Any, records: list[Any]) -> None:
+    def update_state(self, body: Any, records: pa.Table) -> None:
         pagination = body.get("pagination") if isinstance(body, dict) else None
         if not isinstance(pagination, dict):
             self.has_next_page = False  # a list without pagination is one page
@@ -203,8 +215,8 @@ class SipsimClient:
         self.http = http
         self.page_size = page_size
 
-    def call_pages(self, since: datetime, until: datetime | None = None) -> Iterator[list[Any]]:
-        """Pages of calls registered from `since` - slack up to `until`, as the API returns.
+    def call_pages(self, since: datetime, until: datetime | None = None) -> Iterator[pa.Table]:
+        """Pages of calls registered from `since` - slack up to `until`, as raw tables.
 
         Args:
             since: The cursor's (lag-applied) start; the server filter is sent
@@ -216,7 +228,7 @@ class SipsimClient:
         if until is not None:
             params["end_time"] = iso_z(until)
         yield from walk(self.http, settings.CALLS_PATH, params,
-                        PageTokenPaginator(self.page_size), calls_of)
+                        PageTokenPaginator(self.page_size), reader(PAGE))
 
 
     def calls_by_id(self, call_ids: Iterable[str]) -> list[Any]:
@@ -244,32 +256,10 @@ class SipsimClient:
 
 
 
-def call_id_of(record: Mapping[str, Any]) -> object:
-    """The contract's id: `id` as text (an integer in the field table, a string in a guide)."""
-    value = record.get(settings.ID_FIELD)
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else str(value)
-    return value
-
-
 def calls_table(records: list[Any]) -> pa.Table:
-    """One page as a raw Arrow table: `call_id`, `started_at`, the whole record as JSON.
-
-    `started_at` is the contract's: `start_time`, else `registration_time` (the first
-    readable one), parsed a column at a time in Arrow rather than value by value.
-    """
-    first, *others = settings.CURSOR_FIELDS
-    table = raw_calls_table(records, call_id_of, lambda r: r.get(first), None)
-    for field in others:
-        started = table.column("started_at")
-        if not started.null_count:
-            break
-        fallback = parse_timestamps([r.get(field) if type(r) is dict else None
-                                     for r in records])
-        table = table.set_column(1, "started_at", pc.coalesce(started, fallback))
-    return table
+    """Records in hand (calls fetched by id) as a raw Arrow table: `call_id`,
+    `started_at`, the whole record as JSON."""
+    return records_table(PAGE, records, None)
 
 
 def connect(

@@ -34,7 +34,6 @@ from sources._pages import batched, call_cursor
 from sources.unpod import settings
 from sources.unpod.client import (
     UnpodClient,
-    calls_table,
     check_org_handle,
     connect,
 )
@@ -118,7 +117,7 @@ def _call_logs(client: UnpodClient, incremental: dlt.sources.incremental[datetim
                 `start_date` (and `end_date`) filters.
         """
         pages = client.call_log_pages(cursor.start_value, cursor.end_value)
-        yield from batched(calls_table(records, client.org_handle) for records in pages)
+        yield from batched(pages)
 
     return call_logs()
 
@@ -129,4 +128,4 @@ def call_logs_followed(client: UnpodClient, oldest: datetime, newest: datetime
     """The call logs created from the oldest to the newest unfinished call, kept whole
     (no cursor: the incremental of `call_logs` never moves because of these)."""
     pages = client.call_log_pages(oldest, newest, tally=False)
-    yield from batched(calls_table(records, client.org_handle) for records in pages)
+    yield from batched(pages)

@@ -19,14 +19,31 @@ from sources._http import (
     RetryPolicy,
     same_origin,
 )
-from sources._pages import data_list, numbered_pages, raw_calls_table, reaches_before, walk
+from sources._native import PageShape, records_table
+from sources._pages import numbered_pages, reaches_before, reader, walk
 from sources._time import iso_z
 from sources.unpod import settings
 
 SLUG = "unpod"
 HANDLE = re.compile(r"^[!-~]{1,200}$")  # visible ASCII, no spaces: it goes in a header
 INVALID_PAGE = "invalid page"
-records_of = data_list(SLUG, settings.CALLS_PATH, "data")  # a call-log page's records
+
+# The contract's id: `id` (not an object or list, not blank), else
+# `creation_time|source_number|destination_number` joined as text (a missing number is
+# empty); a record with neither an `id` nor a `creation_time` has no id (staging rejects it).
+_GIVEN = f"x.{settings.ID_FIELD}"
+_CREATED = f"x.{settings.CURSOR_FIELD}"
+
+PAGE = PageShape(
+    SLUG, settings.CALLS_PATH, ("data",),
+    tuple(k for k in settings.KEY_FIELDS if k != settings.CURSOR_FIELD),
+    cursors=(settings.CURSOR_FIELD,), envelope=("count", "next"), typed=(settings.ID_FIELD,),
+    call_id=f"""case
+        when json_type({_GIVEN}) not in ('NULL', 'OBJECT', 'ARRAY')
+             and trim({_GIVEN} ->> '$') <> '' then {_GIVEN} ->> '$'
+        when trim(coalesce({_CREATED}, '')) = '' then null
+        else concat_ws('|', {", ".join(f"coalesce(x.{k}, '')"
+                                        for k in settings.KEY_FIELDS)}) end""")
 
 
 class NextOrPageNumberPaginator:
@@ -58,7 +75,7 @@ class NextOrPageNumberPaginator:
         params["page"] = self.page
         params["page_size"] = self.page_size
 
-    def update_state(self, body: Any, records: list[Any]) -> None:
+    def update_state(self, body: Any, records: pa.Table) -> None:
         self._next = None
         self.seen += len(records)
         envelope = body if isinstance(body, dict) else {}
@@ -115,8 +132,8 @@ class UnpodClient:
 
     def call_log_pages(
         self, start: datetime | None = None, end: datetime | None = None, tally: bool = True,
-    ) -> Iterator[list[Any]]:
-        """Pages of call logs created in `[start, end)`, newest first, as returned.
+    ) -> Iterator[pa.Table]:
+        """Pages of call logs created in `[start, end)`, newest first, as raw tables.
 
         `start`/`end` go out as the documented `start_date`/`end_date` filters; records
         outside them (a server that ignores or rounds the filters) are left to the caller,
@@ -132,8 +149,9 @@ class UnpodClient:
             params["end_date"] = iso_z(end)
         paginator = NextOrPageNumberPaginator(self.page_size, self.http.base_url)
         try:
-            yield from walk(self.http, settings.CALLS_PATH, params, paginator, records_of,
-                            last=reaches_before(settings.CURSOR_FIELD, start), tally=tally)
+            yield from walk(self.http, settings.CALLS_PATH, params, paginator,
+                            reader(PAGE, self.org_handle),
+                            last=reaches_before("started_at", start), tally=tally)
         except ProviderError as exc:
             if exc.status == 400 and paginator.page > 1 and INVALID_PAGE in str(exc).lower():
                 return
@@ -141,27 +159,16 @@ class UnpodClient:
 
 
 
-def call_id(record: dict[str, Any]) -> str | None:
-    """The contract's id: `id`, else `creation_time|source_number|destination_number`.
-
-    The fallback joins the raw text of the three fields (a missing number is empty); a
-    record with neither an `id` nor a `creation_time` has no id (it is rejected in staging).
-    """
-    given = record.get(settings.ID_FIELD)
-    if given is not None and not isinstance(given, dict | list) and str(given).strip():
-        return str(given)
-    created = record.get(settings.CURSOR_FIELD)
-    if created is None or str(created).strip() == "":
-        return None
-    return "|".join("" if record.get(k) is None else str(record.get(k))
-                    for k in settings.KEY_FIELDS)
+def call_id(record: Any) -> str | None:
+    """The contract's id of one record, as the page reader gives it (`PAGE`)."""
+    value = records_table(PAGE, [record], None).column("call_id")[0].as_py()
+    return None if value is None else str(value)
 
 
 def calls_table(records: list[Any], org_handle: str) -> pa.Table:
-    """One page as a raw Arrow table: `call_id`, `started_at` (creation_time), the record."""
-    return raw_calls_table(records, call_id, lambda r: r.get(settings.CURSOR_FIELD),
-                           org_handle)
-
+    """Records in hand as a raw Arrow table: `call_id`, `started_at` (creation_time), the
+    record as JSON."""
+    return records_table(PAGE, records, org_handle)
 
 
 def connect(

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sources.bland.client import BeforeCursorPaginator
+import pyarrow as pa
+
+from sources.bland.client import BeforeCursorPaginator, calls_table
 
 
-def page(*ids: str | None) -> list[dict[str, Any]]:
-    return [{"call_id": i} if i is not None else {"no": "id"} for i in ids]
+def page(*ids: str | None) -> pa.Table:
+    return calls_table([{"call_id": i} if i is not None else {"no": "id"} for i in ids],
+                       "+14150000000")
 
 
 def test_first_request_sets_limit_and_no_cursor() -> None:

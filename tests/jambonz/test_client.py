@@ -5,20 +5,38 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
 
 from sources._config import check_page_size
 from sources._http import ConfigError, ProviderError
+from sources._native import read_page
 from sources._time import iso_z
 from sources.jambonz import settings
 from sources.jambonz.client import (
+    PAGE,
     OffsetPagePaginator,
     check_account_sid,
-    live_call_id,
+    live_calls_table,
     public_url,
-    recent_call_id,
-    records_of,
+    recent_calls_table,
 )
+
+SID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+
+
+def records_of(body: Any) -> list[Any]:
+    """A body's records, as the page reader keeps them (JSON text, read back)."""
+    table = read_page(PAGE, orjson.dumps(body), SID).table
+    return [orjson.loads(text) for text in table.column("record").to_pylist()]
+
+
+def recent_call_id(record: dict[str, Any]) -> object:
+    return recent_calls_table([record], SID, "http://x").column("call_id")[0].as_py()
+
+
+def live_call_id(record: dict[str, Any]) -> object:
+    return live_calls_table([record], SID).column("call_id")[0].as_py()
 
 
 def rows(n: int) -> list[dict[str, Any]]:

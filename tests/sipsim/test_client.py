@@ -7,19 +7,21 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import orjson
 import pytest
 
 from simulator.server import Simulator
 from simulator.sipsim import SipsimSim
 from sources._config import check_page_size
 from sources._http import ConfigError, Http, ProviderError, RetryPolicy
+from sources._native import read_page
 from sources._time import iso_z
 from sources.sipsim import settings
 from sources.sipsim.client import (
+    PAGE,
     Credentials,
     PageTokenPaginator,
     SipsimClient,
-    calls_of,
     calls_table,
     check_credentials,
     connect,
@@ -83,6 +85,12 @@ def test_a_token_coming_back_twice_stops_the_loop() -> None:
 
 
 # -- record helpers, pure --------------------------------------------------------------
+def calls_of(body: Any) -> list[Any]:
+    """A body's records, as the page reader keeps them (JSON text, read back)."""
+    table = read_page(PAGE, orjson.dumps(body), None).table
+    return [orjson.loads(text) for text in table.column("record").to_pylist()]
+
+
 def test_calls_of_needs_a_data_list() -> None:
     assert calls_of({"data": [{"id": 1}]}) == [{"id": 1}]
     with pytest.raises(ProviderError, match="no data list"):

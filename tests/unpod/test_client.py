@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from sources._config import check_page_size
@@ -14,7 +15,7 @@ from sources.unpod import settings
 from sources.unpod.client import (
     NextOrPageNumberPaginator,
     UnpodClient,
-    call_id,
+    calls_table,
     check_org_handle,
     connect,
 )
@@ -119,11 +120,13 @@ class FakeHttp:
         self.error = error
         self.pages: list[Any] = []
 
-    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+    def get_page(self, path: str, params: Mapping[str, Any] | None,
+                 read: Callable[[bytes], Any]) -> Any:
         self.pages.append(dict(params or {}))
         if params and params["page"] == 2:
             raise ProviderError("unpod", f"GET /call-logs/ answered HTTP 400{self.error}", 400)
-        return {"status_code": 200, "data": page(2)}  # no count: a full page may go on
+        # no count: a full page may go on
+        return read(orjson.dumps({"status_code": 200, "data": page(2)}))
 
 
 def test_invalid_page_past_the_first_ends_the_walk() -> None:
@@ -138,6 +141,10 @@ def test_other_400_past_the_first_page_still_fails() -> None:
     client = UnpodClient(http, "acme", page_size=2)  # type: ignore[arg-type]
     with pytest.raises(ProviderError, match="Invalid start_date"):
         list(client.call_log_pages())
+
+
+def call_id(record: dict[str, Any]) -> object:
+    return calls_table([record], "acme").column("call_id")[0].as_py()
 
 
 @pytest.mark.parametrize(("record", "expected"), [
