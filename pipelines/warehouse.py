@@ -95,17 +95,24 @@ def pipelines_dir(warehouse: Path) -> Path:
 
 
 def check_engine() -> None:
-    """Refuse `[callsync] destination` other than duckdb, and `spark_master`: not built yet.
+    """Refuse a `[callsync] destination` callsync does not have (duckdb; filesystem, whose
+    models run on Spark), and `spark_master` without the filesystem destination.
 
-    Without this a user who asked for PostgreSQL or Spark would silently get DuckDB.
+    Without this a user who asked for another engine would silently get DuckDB.
 
     Raises:
-        UsageError: either key asks for an engine callsync does not have.
+        UsageError: either key asks for an engine callsync does not have, or the Spark
+            engine's bucket or master is unusable (`pipelines.engines.spark.configured`).
     """
+    from pipelines.engines import spark
+
     chosen: object = dlt.config.get("callsync.destination")
+    if spark.configured() is not None:
+        return
     if chosen is not None and str(chosen).strip().lower() not in ("", "duckdb"):
         raise UsageError(f"destination {str(chosen).strip()!r} is not supported yet; only duckdb "
                          "(unset [callsync] destination / CALLSYNC__DESTINATION)")
     if dlt.config.get("callsync.spark_master") not in (None, ""):
-        raise UsageError("spark_master is not supported yet; only duckdb "
-                         "(unset [callsync] spark_master / CALLSYNC__SPARK_MASTER)")
+        raise UsageError("spark_master needs destination = \"filesystem\" (set "
+                         "CALLSYNC__DESTINATION=filesystem, or unset [callsync] spark_master / "
+                         "CALLSYNC__SPARK_MASTER)")
