@@ -9,8 +9,9 @@ per test run, not one per worker.
 from __future__ import annotations
 
 import shutil
+import socket
 from collections.abc import Iterator
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from pipelines.engines import spark as engine
 from pipelines.warehouse import pipelines_dir
 from simulator.server import Simulator
 from sources._pages import RAW_CALL_SCHEMA
+from tests.cli.helpers import callsync_here
 from tests.conftest import NOW, configure, query
 from tests.test_bad_records import BAD, ODD
 
@@ -151,3 +153,102 @@ def test_the_same_api_data_gives_the_same_marts_on_spark_as_on_duckdb(
     assert rejected == [(len(NOT_OBJECTS),)]
     runs = mart(folder, "sync_runs", "select count(*), count(distinct run_id) from t")
     assert runs == [(8, 2)]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize(("env", "says"), [
+    ({"DESTINATION__FILESYSTEM__BUCKET_URL": None},
+     "needs a bucket: set DESTINATION__FILESYSTEM__BUCKET_URL"),
+    ({"DESTINATION__FILESYSTEM__BUCKET_URL": "s3://calls/lake"},
+     "Spark reads only file:// buckets here"),
+    ({"CALLSYNC__SPARK_MASTER": "yarn"}, "spark_master 'yarn' is neither"),
+    ({"CALLSYNC__SPARK_MASTER": "spark://127.0.0.1:{port}"},
+     "Spark master spark://127.0.0.1:{port} cannot be reached"),
+    ({"PATH": "{empty}", "JAVA_HOME": None}, "Java not found"),
+    ({"JAVA_HOME": "{empty}"}, "Java not found: JAVA_HOME="),
+    ({"DESTINATION__FILESYSTEM__BUCKET_URL": "{file}/bucket"}, "cannot be written"),
+], ids=["no-bucket", "s3", "bad-master", "master-down", "no-java", "bad-java-home",
+        "bucket-not-writable"])
+def test_what_spark_needs_is_checked_before_any_request_in_one_line(
+    sim: Simulator, bucket: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], env: dict[str, str | None], says: str,
+) -> None:
+    configure(monkeypatch, sim, "unpod")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "file").write_text("")
+    fill = {"port": str(free_port()), "empty": str(tmp_path / "empty"),
+            "file": (tmp_path / "file").as_uri()}
+    for key, value in env.items():
+        if value is None:
+            monkeypatch.delenv(key, raising=False)
+        else:
+            monkeypatch.setenv(key, value.format(**fill))
+
+    run = callsync_here("sync", capsys=capsys)
+
+    assert run.code == 2, run
+    lines = [line for line in run.err.splitlines() if line.strip()]
+    assert len(lines) == 1 and says.format(**fill) in lines[0], run.err
+    assert "Traceback" not in run.err + run.out
+    assert sim.requests == []  # nothing was asked of any API
+    assert not bucket.exists() or not any(bucket.rglob("*.parquet"))
+
+
+# inputs each macro must read as DuckDB's does (transforms/macros/normalize.sql)
+MACRO_INPUTS: dict[str, tuple[str, str, list[tuple[str | None, ...]]]] = {
+    "ts": ("staging.ts(?)", "staging_ts({})", [(v,) for v in [
+        "2026-10-30T10:00:00Z", "2026-10-30 10:00:00+02", "2026-10-30T10:00:00.123456789Z",
+        "2026-10-30", "2026", "2026-10-30T10:00", "20261030", "0000-00-00 00:00:00",
+        "2026-10-30T10:00:00+0530", " 2026-10-30T10:00:00Z ", "2026-10-30T10:00:00 UTC",
+        "2026-10-30T10:00:00.5-07:00", "1793354400", "1793354400000", "1793354400.5", "-5",
+        "0", "1970-01-01T00:00:00Z", "infinity", "nope", None, "", "2026-02-30T10:00:00Z",
+        "2026-10-30T25:00:00Z"]]),
+    "duration": ("staging.duration(?)", "staging_duration({})", [(v,) for v in [
+        "45", "45.9", "1:02:03", "01:02:03", "02:03", "2 days, 1:02:03", "1 day, 0:00:01.5",
+        "abc", "1e3", " 45 ", "-3", "99999999999", None, "1:2:3", "12:34.5"]]),
+    "e164": ("staging.e164(?)", "staging_e164({})", [(v,) for v in [
+        "+1 (415) 555-0100", "0044 20 7946 0958", "14155550100", "anonymous", "sip:a@b",
+        "555", "+14155550100", "004", "  +1 415 555 0100 ", None]]),
+    "token": ("staging.token(?)", "staging_token({})",
+              [(" No-Answer ",), ("IN_PROGRESS",), (None,)]),
+    "bool": ("try_cast(? as boolean)", "staging_bool({})", [(v,) for v in [
+        "true", "True", "t", "1", "yes", "y", "on", "false", "f", "0", "no", " true ", "2",
+        "TRUE", "n", None]]),
+    "int": ("try_cast(try_cast(? as double) as integer)", "staging_int({})", [(v,) for v in [
+        "200", "200.5", "201.5", "-2.5", "abc", " 200 ", "1e3", "99999999999", None]]),
+    "resolve_url": ("staging.resolve_url(?, ?)", "staging_resolve_url({}, {})", [
+        ("rec/1.wav", "http://h/api/"), ("/rec/1.wav", "http://h/api"),
+        ("https://x/y", "http://h"), ("rec", None), (None, "http://h")]),
+}
+
+
+def spark_literal(value: str | None) -> str:
+    if value is None:
+        return "null"
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def test_spark_functions_read_every_value_as_duckdbs_macros_do(spark_session: Any) -> None:
+    for path in sorted((engine.SPARK_TRANSFORMS / "macros").glob("*.sql")):
+        engine.run_script(spark_session, path.read_text())
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'; create schema staging")
+    con.execute((engine.transform.TRANSFORMS / "macros" / "normalize.sql").read_text())
+    differ = []
+    for name, (duck, spark, inputs) in MACRO_INPUTS.items():
+        # one Spark query per function, a column per input
+        got = spark_session.sql("select " + ", ".join(
+            spark.format(*(spark_literal(a) for a in args)) for args in inputs)).collect()[0]
+        for args, value in zip(inputs, got, strict=True):
+            expected = con.execute(f"select {duck}", list(args)).fetchone()
+            want = expected[0] if expected else None
+            if isinstance(want, datetime) and isinstance(value, datetime):
+                want, value = want.astimezone(UTC), value.astimezone(UTC)
+            if value != want:
+                differ.append((name, args, want, value))
+    assert differ == []
