@@ -17,6 +17,7 @@ from pipelines import readers
 from pipelines import status as status_mod
 from pipelines import sync as sync_mod
 from pipelines import transform as transform_mod
+from pipelines.engines import spark as spark_engine
 from pipelines.errors import UsageError
 from pipelines.lock import WarehouseLock
 from pipelines.redaction import add_secrets
@@ -37,11 +38,12 @@ log = logging.getLogger("callsync")
 def sync(names: Sequence[str], start: datetime | None, end: datetime | None) -> int:
     warehouse = warehouse_path()
     result = sync_mod.run(warehouse, names, start, end)
-    report(result, warehouse)
+    spark = spark_engine.configured()  # on Spark, the marts are in the bucket
+    report(result, spark.marts.as_uri() if spark else warehouse)
     return 0 if result.ok else 1
 
 
-def report(result: sync_mod.SyncResult, warehouse: Path) -> None:
+def report(result: sync_mod.SyncResult, warehouse: Path | str) -> None:
     """The end-of-sync summary: one line per provider, every figure of this run only.
 
     `records` are call records loaded, `others` SIP configs and live calls; `new` and
@@ -74,6 +76,9 @@ def report(result: sync_mod.SyncResult, warehouse: Path) -> None:
 
 def transform() -> int:
     warehouse = warehouse_path()
+    if (spark := spark_engine.configured()) is not None:  # every mart rebuilt on Spark
+        with WarehouseLock(warehouse):
+            return spark_engine.transform_all(spark)
     if not warehouse.exists():
         log.error("error: %s", missing(warehouse))
         return 2
@@ -92,12 +97,14 @@ def transform() -> int:
 
 def status(as_json: bool = False, max_age: int | None = None) -> int:
     """`callsync status [--json] [--max-age SECONDS]`: 3 when a configured provider is stale."""
-    warehouse = warehouse_path()
+    spark = spark_engine.configured()  # on Spark: the bucket's marts, read with DuckDB
+    warehouse = spark.bucket if spark else warehouse_path()
     exists = warehouse.exists()
     if not exists and not as_json and max_age is None:
         log.error("error: %s", missing(warehouse))
         return 2
-    statuses = status_mod.read(warehouse) if exists else status_mod.unread()
+    statuses = ((spark_engine.status(spark) if spark else status_mod.read(warehouse))
+                if exists else status_mod.unread())
     if as_json:
         # the command's output, not a log line: one JSON object on stdout, whatever --debug
         sys.stdout.write(json.dumps(status_mod.as_json(warehouse, statuses)) + "\n")
@@ -136,6 +143,10 @@ def _print_status(statuses: list[status_mod.ProviderStatus]) -> None:
 
 def publish() -> int:
     """`callsync publish`: write the readers' copy now."""
+    if (spark := spark_engine.configured()) is not None:
+        log.error("error: publish is not needed on Spark: readers open the Parquet datasets "
+                  "in %s/ directly", spark.marts.as_uri())
+        return 2
     warehouse = warehouse_path()
     if not warehouse.exists():
         log.error("error: %s", missing(warehouse))
@@ -182,10 +193,14 @@ def write_report(out: Path | None, warehouse: Path | None = None) -> int:
     """`callsync report`: the dashboard as one HTML file; a bad input is one line, exit 2."""
     from pipelines import report as report_mod  # Altair and vl-convert: only when asked
 
+    spark = None if warehouse else spark_engine.configured()  # the demo's is DuckDB
     warehouse = warehouse or warehouse_path()
     began = time.monotonic()
     try:
-        path = report_mod.write(warehouse, out)
+        if spark is not None:  # the bucket's marts
+            path = spark_engine.write_report(spark, out, warehouse)
+        else:
+            path = report_mod.write(warehouse, out)
     except report_mod.ReportError as exc:
         log.error("error: %s", exc)
         return 2
@@ -198,6 +213,11 @@ def check(fail_on: str | None) -> int:
     """Run the data-quality rules into `call_checks` and print one line per rule and
     provider; exit 1 when a rule of the `fail_on` severity (or worse) fails."""
     warehouse = warehouse_path()
+    spark = spark_engine.configured()  # on Spark: into the bucket's call_checks dataset
+    if spark is not None:
+        with WarehouseLock(warehouse):
+            results = spark_engine.run_checks(spark)
+        return _print_checks(results, fail_on, spark.marts.as_uri())
     if not warehouse.exists():
         log.error("error: %s", missing(warehouse))
         return 2
@@ -207,6 +227,11 @@ def check(fail_on: str | None) -> int:
             return 2
         con.execute("set TimeZone = 'UTC'")
         results = checks_mod.run(con)
+    return _print_checks(results, fail_on, warehouse)
+
+
+def _print_checks(results: list[checks_mod.CheckResult], fail_on: str | None,
+                  warehouse: Path | str) -> int:
     if not results:
         log.info("no calls to check yet -> %s", warehouse)
         return 0

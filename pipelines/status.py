@@ -114,39 +114,45 @@ def read(warehouse: Path) -> list[ProviderStatus]:
     Raises:
         WarehouseBusy: The warehouse is being written and has no readers' copy.
     """
-    result = unread()
     with _open(warehouse) as con:
-        con.execute("set TimeZone = 'UTC'")
-        has_calls = table_exists(con, "main", "calls")
-        has_runs = table_exists(con, "main", "sync_runs")
-        for status in result:
-            slug = status.slug
-            dataset = f"raw_{slug}"
-            if has_runs:
-                _last_runs(con, status)
-            status.cursors = cursors(con, slug)
-            for (table,) in con.execute(
-                    "select table_name from information_schema.tables where table_schema = ? "
-                    "and table_name not like '\\_dlt%' escape '\\' order by 1",
-                    [dataset]).fetchall():
-                count = con.execute(f'select count(*) from "{dataset}"."{table}"').fetchone()
-                status.raw_rows[table] = int(count[0]) if count else 0
-            if has_calls:
-                row = con.execute(
-                    "select count(*), count(*) filter (where status = 'unknown' "
-                    "or direction = 'unknown'), max(started_at) from calls where provider = ?",
-                    [slug]).fetchone()
-                if row:
-                    status.calls, status.unknown = int(row[0]), int(row[1])
-                    status.newest_call_at = row[2]
-            if table_exists(con, "main", "calls_rejected"):
-                row = con.execute("select count(*) from calls_rejected where provider = ?",
-                                  [slug]).fetchone()
-                status.rejected = int(row[0]) if row else 0
-            if table_exists(con, "main", "calls_unfinished"):
-                row = con.execute("select count(*) from calls_unfinished where provider = ?",
-                                  [slug]).fetchone()
-                status.unfinished = int(row[0]) if row else 0
+        return read_from(con)
+
+
+def read_from(con: duckdb.DuckDBPyConnection) -> list[ProviderStatus]:
+    """The status of every provider from a connection holding the warehouse's tables (the
+    DuckDB file, or the Spark engine's Parquet datasets as views)."""
+    result = unread()
+    con.execute("set TimeZone = 'UTC'")
+    has_calls = table_exists(con, "main", "calls")
+    has_runs = table_exists(con, "main", "sync_runs")
+    for status in result:
+        slug = status.slug
+        dataset = f"raw_{slug}"
+        if has_runs:
+            _last_runs(con, status)
+        status.cursors = cursors(con, slug)
+        for (table,) in con.execute(
+                "select table_name from information_schema.tables where table_schema = ? "
+                "and table_name not like '\\_dlt%' escape '\\' order by 1",
+                [dataset]).fetchall():
+            count = con.execute(f'select count(*) from "{dataset}"."{table}"').fetchone()
+            status.raw_rows[table] = int(count[0]) if count else 0
+        if has_calls:
+            row = con.execute(
+                "select count(*), count(*) filter (where status = 'unknown' "
+                "or direction = 'unknown'), max(started_at) from calls where provider = ?",
+                [slug]).fetchone()
+            if row:
+                status.calls, status.unknown = int(row[0]), int(row[1])
+                status.newest_call_at = row[2]
+        if table_exists(con, "main", "calls_rejected"):
+            row = con.execute("select count(*) from calls_rejected where provider = ?",
+                              [slug]).fetchone()
+            status.rejected = int(row[0]) if row else 0
+        if table_exists(con, "main", "calls_unfinished"):
+            row = con.execute("select count(*) from calls_unfinished where provider = ?",
+                              [slug]).fetchone()
+            status.unfinished = int(row[0]) if row else 0
     return result
 
 

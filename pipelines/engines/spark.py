@@ -28,6 +28,8 @@ import os
 import re
 import shutil
 import socket
+import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -206,21 +208,26 @@ def writable(bucket: Path) -> None:
 def session(master: str) -> Iterator[SparkSession]:
     """A Spark session on `master` with callsync's settings, stopped afterwards; the
     active one (a test's, or a notebook's) is used as it is, and left running."""
+    from pyspark import SparkConf, SparkContext
+    from pyspark.java_gateway import launch_gateway
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
     if active is not None:
         yield active
         return
-    level = "warn" if logging.getLogger("callsync").isEnabledFor(logging.DEBUG) else "off"
-    builder = SparkSession.builder.master(master)
-    for key, value in {**SESSION, "spark.driver.extraJavaOptions":
-                       f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()} "
-                       f"-Dcallsync.spark.log={level}"}.items():
-        builder = builder.config(key, value)
+    debug = logging.getLogger("callsync").isEnabledFor(logging.DEBUG)
+    conf = SparkConf().setMaster(master).setAll(list(SESSION.items()))
+    conf.set("spark.driver.extraJavaOptions",
+             f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()} "
+             f"-Dcallsync.spark.log={'warn' if debug else 'off'}")
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # no lookup of the host's name
     began = time.monotonic()
-    spark = builder.getOrCreate()
+    # the JVM's own console lines (its module warning, Spark's banner) only with --debug:
+    # a failure reaches the user as callsync's one line, from the Python exception
+    quiet = {} if debug else {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    gateway = launch_gateway(conf, popen_kwargs=quiet)
+    spark = SparkSession(SparkContext(conf=conf, gateway=gateway))
     log.debug("spark session on %s in %.1f s", master, time.monotonic() - began)
     try:
         yield spark
@@ -505,10 +512,12 @@ def parquet_files(folder: Path) -> str | None:
 
 
 @contextmanager
-def marts_duckdb(engine: Spark, with_runs: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
-    """An in-memory DuckDB with a view per mart (and `sync_runs`) over its Parquet files:
-    the warehouse's tables as DuckDB reads them, for summaries and `status`."""
-    con = duckdb.connect()
+def marts_duckdb(engine: Spark, with_runs: bool = True,
+                 database: str = ":memory:") -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB (in memory, or the file `database`) with a view per mart (and `sync_runs`)
+    over its Parquet files: the warehouse's tables as DuckDB reads them, for summaries,
+    `status` and `report`."""
+    con = duckdb.connect(database)
     try:
         con.execute("set TimeZone = 'UTC'")
         if engine.marts.is_dir():
@@ -653,3 +662,41 @@ def run_checks(engine: Spark) -> list[checks.CheckResult]:
             shutil.rmtree(staging_dir, ignore_errors=True)
     with marts_duckdb(engine) as con:
         return checks.read(con)
+
+
+def status(engine: Spark) -> list[Any]:
+    """`callsync status` on Spark: `pipelines.status.read_from` over an in-memory DuckDB
+    holding the marts, each raw table (`raw_<slug>.<table>`) and dlt's state from the
+    bucket (`raw_<slug>._dlt_pipeline_state`, JSON lines), all read in place."""
+    from pipelines import status as status_mod
+
+    with marts_duckdb(engine) as con:
+        for slug, provider in PROVIDERS.items():
+            dataset = engine.bucket / f"raw_{slug}"
+            con.execute(f'create schema if not exists "raw_{slug}"')
+            for table in provider.settings.RAW_COLUMNS:
+                files = parquet_files(dataset / table)
+                if files is not None:
+                    con.execute(f'create view "raw_{slug}"."{table}" as select * from '
+                                f"read_parquet('{_quote(files)}', union_by_name = true)")
+            state = dataset / "_dlt_pipeline_state"
+            if state.is_dir() and any(state.glob("*.jsonl")):
+                con.execute(f'create view "raw_{slug}"."_dlt_pipeline_state" as select * '
+                            f"from read_json('{_quote((state / '*.jsonl').as_posix())}', "
+                            "format = 'newline_delimited')")
+        return status_mod.read_from(con)
+
+
+def write_report(engine: Spark, out: Path | None, warehouse: Path) -> Path:
+    """`callsync report` on Spark: the dashboard of the marts, read by DuckDB through a
+    throw-away file of views over the Parquet datasets (default `out` as on DuckDB:
+    `<warehouse name>-report.html` beside the warehouse path)."""
+    from pipelines import report as report_mod
+
+    with tempfile.TemporaryDirectory(prefix="callsync-report-") as tmp:
+        views = Path(tmp) / "marts.duckdb"
+        with marts_duckdb(engine, database=str(views)) as con:
+            if not transform.table_exists(con, "main", "calls"):
+                raise report_mod.ReportError(f"{engine.marts.as_uri()} has no calls yet: run "
+                                             "`callsync sync` first")
+        return report_mod.write(views, out or report_mod.default_out(warehouse))

@@ -8,8 +8,8 @@ per test run, not one per worker.
 
 from __future__ import annotations
 
+import json
 import shutil
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,8 +25,9 @@ from pipelines.engines import spark as engine
 from pipelines.warehouse import pipelines_dir
 from simulator.server import Simulator
 from sources._pages import RAW_CALL_SCHEMA
-from tests.cli.helpers import callsync_here
+from tests.cli.helpers import callsync, callsync_here
 from tests.conftest import NOW, configure, query
+from tests.engines.spark_cluster import cluster, free_port
 from tests.test_bad_records import BAD, ODD
 
 pytestmark = pytest.mark.xdist_group("spark")
@@ -155,12 +156,6 @@ def test_the_same_api_data_gives_the_same_marts_on_spark_as_on_duckdb(
     assert runs == [(8, 2)]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.parametrize(("env", "says"), [
     ({"DESTINATION__FILESYSTEM__BUCKET_URL": None},
      "needs a bucket: set DESTINATION__FILESYSTEM__BUCKET_URL"),
@@ -252,3 +247,29 @@ def test_spark_functions_read_every_value_as_duckdbs_macros_do(spark_session: An
             if value != want:
                 differ.append((name, args, want, value))
     assert differ == []
+
+
+def test_a_sync_on_a_standalone_cluster_writes_the_marts_duckdb_would(
+    sim: Simulator, warehouse: Path, bucket: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`callsync sync` as a real process, its models run by a Spark master and worker on
+    127.0.0.1 that this test starts (pyspark's `bin/spark-class`) and stops by PID."""
+    configure(monkeypatch, sim, "unpod")
+    configure(monkeypatch, sim, "jambonz")
+    monkeypatch.setenv("CALLSYNC__DESTINATION", "duckdb")
+    assert sync.run(warehouse).ok  # the reference: the same API data into DuckDB
+    monkeypatch.setenv("CALLSYNC__DESTINATION", "filesystem")
+    with cluster(tmp_path / "cluster") as master:
+        monkeypatch.setenv("CALLSYNC__SPARK_MASTER", master)
+        run = callsync("--warehouse", str(tmp_path / "lake" / "calls.duckdb"), "sync",
+                       cwd=tmp_path, timeout=600)
+        assert run.code == 0, run.err
+        assert run.err.strip() == "", run.err  # Spark's own logs stay off the console
+        assert "models built" in run.out
+        status = callsync("status", "--json", cwd=tmp_path)
+    same_rows(warehouse, bucket)
+    assert mart(bucket, "calls", "select count(*) from t")[0][0] > 300
+    providers = json.loads(status.out)["providers"]
+    assert providers["unpod"]["calls"] == query(
+        warehouse, "select count(*) from calls where provider = 'unpod'")[0][0]
