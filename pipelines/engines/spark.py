@@ -212,11 +212,15 @@ def session(master: str) -> Iterator[SparkSession]:
     from pyspark.java_gateway import launch_gateway
     from pyspark.sql import SparkSession
 
+    debug = logging.getLogger("callsync").isEnabledFor(logging.DEBUG)
+    # pyspark logs each failed query as a JSON line with the JVM's stack: the failure
+    # reaches the user as callsync's one line instead (all of it with --debug)
+    logging.getLogger("SQLQueryContextLogger").setLevel(
+        logging.WARNING if debug else logging.CRITICAL + 1)
     active = SparkSession.getActiveSession()
     if active is not None:
         yield active
         return
-    debug = logging.getLogger("callsync").isEnabledFor(logging.DEBUG)
     conf = SparkConf().setMaster(master).setAll(list(SESSION.items()))
     conf.set("spark.driver.extraJavaOptions",
              f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()} "

@@ -156,6 +156,55 @@ def test_the_same_api_data_gives_the_same_marts_on_spark_as_on_duckdb(
     assert runs == [(8, 2)]
 
 
+def files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*")
+            if p.is_file()}
+
+
+def test_commands_on_spark_and_a_failed_build_replaces_no_mart(
+    sim: Simulator, bucket: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], spark_session: Any,
+) -> None:
+    configure(monkeypatch, sim, "unpod")
+    assert callsync_here("sync", capsys=capsys).code == 0
+    marts = files(bucket / "marts")
+
+    # a build that fails after most marts were written: the old marts stay, one line
+    monkeypatch.setattr(engine, "checks_sql", lambda rules: "select nope from calls")
+    failed = callsync_here("transform", capsys=capsys)
+    assert failed.code == 1
+    assert len(failed.err.strip().splitlines()) == 1 and "nope" in failed.err, failed.err
+    assert files(bucket / "marts") == marts
+    assert not list((bucket / "marts").glob(".build-*"))
+    monkeypatch.undo()
+    configure(monkeypatch, sim, "unpod")
+    monkeypatch.setenv("CALLSYNC__DESTINATION", "filesystem")
+    monkeypatch.setenv("DESTINATION__FILESYSTEM__BUCKET_URL", bucket.as_uri())
+
+    shutil.rmtree(bucket / "marts" / "calls_daily")
+    rebuilt = callsync_here("transform", capsys=capsys)
+    assert rebuilt.code == 0, rebuilt.err
+    assert mart(bucket, "calls_daily", "select sum(calls) from t") == \
+        mart(bucket, "calls", "select count(*) from t")
+
+    status = callsync_here("status", "--json", capsys=capsys)
+    unpod = json.loads(status.out)["providers"]["unpod"]
+    assert status.code == 0 and unpod["last_run_status"] == "ok"
+    assert unpod["calls"] == mart(bucket, "calls", "select count(*) from t")[0][0] > 0
+    assert unpod["cursor"] is not None  # read from dlt's state in the bucket
+
+    checked = callsync_here("check", capsys=capsys)
+    assert checked.code == 0, checked.err
+    assert mart(bucket, "call_checks", "select count(distinct rule) from t")[0][0] == len(
+        engine.checks.rules())
+
+    published = callsync_here("publish", capsys=capsys)
+    assert published.code == 2 and "not needed on Spark" in published.err
+    reported = callsync_here("report", "--out", str(tmp_path / "r.html"), capsys=capsys)
+    assert reported.code == 0, reported.err
+    assert "unpod" in (tmp_path / "r.html").read_text()
+
+
 @pytest.mark.parametrize(("env", "says"), [
     ({"DESTINATION__FILESYSTEM__BUCKET_URL": None},
      "needs a bucket: set DESTINATION__FILESYSTEM__BUCKET_URL"),
