@@ -126,7 +126,9 @@ def run(
     """
     overrides = overrides or {}
     chosen = select(names, overrides)
-    spark = spark_engine.configured()  # destination = "filesystem": models on Spark
+    # destination = "filesystem": raw Parquet, models on Spark (the demo, whose sources
+    # come with `overrides`, always writes its DuckDB file)
+    spark = None if overrides else spark_engine.configured()
     if spark is not None:
         spark.ready()  # Java, the master, the bucket: before any request
     publishing = readers.enabled() and spark is None  # a malformed setting fails first
@@ -162,7 +164,7 @@ def run(
         database = threading.Lock()
         meters = {o.slug: sources[o.slug][1] for o in started}
         with Progress(meters), ThreadPoolExecutor(max_workers=max(1, len(started))) as pool:
-            list(pool.map(lambda o: _sync_one(warehouse, sources[o.slug], o, database),
+            list(pool.map(lambda o: _sync_one(warehouse, sources[o.slug], o, database, spark),
                           started))
         release_memory()  # what extraction and loads freed, back to the OS before the build
         if spark is not None:  # the marts as Parquet datasets in the bucket
@@ -233,10 +235,10 @@ def _provider_error(exc: BaseException) -> ProviderError | None:
 
 def _sync_one(
     warehouse: Path, made: tuple[Any, Meter], outcome: ProviderResult,
-    database: threading.Lock,
+    database: threading.Lock, spark: spark_engine.Spark | None = None,
 ) -> None:
     outcome.started_at = runs.now()
-    pipeline = _extract(warehouse, made, outcome, database)
+    pipeline = _extract(warehouse, made, outcome, database, spark)
     outcome.window_start = runs.window_start(made[0])
     if pipeline is not None:
         _finish(pipeline, outcome, database)
@@ -245,13 +247,12 @@ def _sync_one(
 
 def _extract(
     warehouse: Path, made: tuple[Any, Meter], outcome: ProviderResult,
-    database: threading.Lock,
+    database: threading.Lock, spark: spark_engine.Spark | None = None,
 ) -> dlt.Pipeline | None:
     """Restore state, finish what a killed run left, and extract: the pipeline, or None
     when the provider failed (`outcome.error` says why)."""
     source, meter = made
     began = time.monotonic()
-    spark = spark_engine.configured()
     pipeline = dlt.pipeline(
         pipeline_name=f"callsync_{outcome.slug}",
         destination=spark.destination() if spark else destination(warehouse),

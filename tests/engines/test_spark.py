@@ -154,6 +154,14 @@ def test_the_same_api_data_gives_the_same_marts_on_spark_as_on_duckdb(
     assert rejected == [(len(NOT_OBJECTS),)]
     runs = mart(folder, "sync_runs", "select count(*), count(distinct run_id) from t")
     assert runs == [(8, 2)]
+    with duckdb.connect(str(warehouse), read_only=True) as con:  # sync_runs: same columns
+        con.execute(f"create temp view lake_runs as select * from read_parquet("
+                    f"'{folder / 'marts' / 'sync_runs'}/*.parquet')")
+        assert columns(con, "lake_runs") == columns(con, "main.sync_runs")
+        assert con.execute("select provider, status, error, backfill, calls_new, rejected "
+                           "from lake_runs order by all").fetchall() == con.execute(
+            "select provider, status, error, backfill, calls_new, rejected from main.sync_runs "
+            "order by all").fetchall()
 
 
 def files(folder: Path) -> dict[str, bytes]:
