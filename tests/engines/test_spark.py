@@ -40,6 +40,9 @@ MARTS = {
     "sip_configs": ("phone_number, direction", set()),
     "active_calls": ("call_key", {"observed_at"}),
     "calls_rejected": ("provider, record_key, reason", {"loaded_at"}),
+    # section 7: a view on DuckDB, a dataset as of the build on Spark
+    "calls_unfinished": ("call_key", {"following_since"}),
+    "call_checks": ("rule, provider", {"checked_at"}),
 }
 
 
