@@ -356,10 +356,15 @@ def staging_models() -> list[Path]:
     return sorted(paths, key=lambda p: (bool(transform.staging_inputs(p.read_text())), p.stem))
 
 
-def build_staging(spark: SparkSession) -> None:
-    """The macros as Spark SQL functions, then the staging views over the raw views."""
+def create_functions(spark: SparkSession) -> None:
+    """The macros as Spark SQL functions of this session (`staging_<name>`)."""
     for path in sorted((SPARK_TRANSFORMS / "macros").glob("*.sql")):
         run_script(spark, path.read_text())
+
+
+def build_staging(spark: SparkSession) -> None:
+    """The macros as Spark SQL functions, then the staging views over the raw views."""
+    create_functions(spark)
     bound = bindings()
     for path in staging_models():
         sql = _staging_sql(path.read_text(), bound)
@@ -657,7 +662,7 @@ def run_checks(engine: Spark) -> list[checks.CheckResult]:
         raise UsageError(f"{engine.marts.as_uri()} has no calls yet: run `callsync sync` first")
     with session(engine.master) as spark:
         spark.read.parquet(calls.as_uri()).createOrReplaceTempView("calls")
-        build_staging(spark)  # the rules may call the macros (staging_<name>)
+        create_functions(spark)  # the rules may call the macros (staging_<name>)
         staging_dir = engine.marts / f".build-{uuid.uuid4().hex[:12]}"
         try:
             _write(spark, checks_sql(checks.rules()), staging_dir, CHECKS)
