@@ -15,9 +15,10 @@ demo: setup
 	$(UV) run callsync demo
 
 # tests run in parallel processes (each uses its own tmp dirs and loopback ports); the
-# Debian packages they need are installed first when missing (scripts/system-packages.sh)
+# Debian packages they need are installed first when missing (scripts/system-packages.sh).
+# --dist loadgroup: tests of one xdist_group run on one worker (the Spark tests share a JVM)
 test: setup test-deps
-	$(UV) run pytest -q -n auto --maxprocesses 4
+	$(UV) run pytest -q -n auto --maxprocesses 4 --dist loadgroup
 	$(UV) run ruff check .
 	$(UV) run mypy
 

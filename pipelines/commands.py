@@ -17,6 +17,7 @@ from pipelines import readers
 from pipelines import status as status_mod
 from pipelines import sync as sync_mod
 from pipelines import transform as transform_mod
+from pipelines.engines import spark as spark_engine
 from pipelines.errors import UsageError
 from pipelines.lock import WarehouseLock
 from pipelines.redaction import add_secrets
@@ -44,7 +45,8 @@ def sync(names: Sequence[str], start: datetime | None, end: datetime | None) -> 
         return 0 if result.ok else 1
     warehouse = warehouse_path()
     result = sync_mod.run(warehouse, names, start, end)
-    report(result, warehouse)
+    spark = spark_engine.configured()  # on Spark, the marts are in the bucket
+    report(result, spark.marts.as_uri() if spark else warehouse)
     return 0 if result.ok else 1
 
 
@@ -89,6 +91,9 @@ def transform() -> int:
                  calls, where)
         return 0
     warehouse = warehouse_path()
+    if (spark := spark_engine.configured()) is not None:  # every mart rebuilt on Spark
+        with WarehouseLock(warehouse):
+            return spark_engine.transform_all(spark)
     if not warehouse.exists():
         log.error("error: %s", missing(warehouse))
         return 2
@@ -108,18 +113,20 @@ def transform() -> int:
 def status(as_json: bool = False, max_age: int | None = None) -> int:
     """`callsync status [--json] [--max-age SECONDS]`: 3 when a configured provider is stale."""
     warehouse: Path | str
+    spark = spark_engine.configured()  # on Spark: the bucket's marts, read with DuckDB
     if engine() == "postgres":
         from pipelines.engines import postgres
 
         statuses, warehouse = postgres.status()
         exists = True
     else:
-        warehouse = warehouse_path()
+        warehouse = spark.bucket if spark else warehouse_path()
         exists = warehouse.exists()
         if not exists and not as_json and max_age is None:
             log.error("error: %s", missing(warehouse))
             return 2
-        statuses = status_mod.read(warehouse) if exists else status_mod.unread()
+        statuses = ((spark_engine.status(spark) if spark else status_mod.read(warehouse))
+                    if exists else status_mod.unread())
     if as_json:
         # the command's output, not a log line: one JSON object on stdout, whatever --debug
         sys.stdout.write(json.dumps(status_mod.as_json(warehouse, statuses)) + "\n")
@@ -157,10 +164,14 @@ def _print_status(statuses: list[status_mod.ProviderStatus]) -> None:
 
 
 def publish() -> int:
-    """`callsync publish`: write the readers' copy now (Postgres needs none)."""
+    """`callsync publish`: write the readers' copy now (Postgres and Spark need none)."""
     if engine() == "postgres":
         log.info("nothing to publish: PostgreSQL serves readers itself (no readers' copy is "
                  "written for destination postgres)")
+        return 0
+    if (spark := spark_engine.configured()) is not None:
+        log.info("nothing to publish: on Spark, readers open the Parquet datasets in %s/ "
+                 "directly (no readers' copy is written)", spark.marts.as_uri())
         return 0
     warehouse = warehouse_path()
     if not warehouse.exists():
@@ -212,10 +223,14 @@ def write_report(out: Path | None, warehouse: Path | None = None) -> int:
         from pipelines.engines import postgres
 
         warehouse = postgres.report_path()  # data/<database>-report.html by default
+    spark = None if warehouse else spark_engine.configured()  # the demo's is DuckDB
     warehouse = warehouse or warehouse_path()
     began = time.monotonic()
     try:
-        path = report_mod.write(warehouse, out)
+        if spark is not None:  # the bucket's marts
+            path = spark_engine.write_report(spark, out, warehouse)
+        else:
+            path = report_mod.write(warehouse, out)
     except report_mod.ReportError as exc:
         log.error("error: %s", exc)
         return 2
@@ -235,19 +250,27 @@ def check(fail_on: str | None) -> int:
         if found is None:
             log.error("error: %s has no calls table yet: run `callsync sync` first", warehouse)
             return 2
-        results = found
-    else:
-        warehouse = warehouse_path()
-        if not warehouse.exists():
-            log.error("error: %s", missing(warehouse))
+        return _print_checks(found, fail_on, warehouse)
+    warehouse = warehouse_path()
+    spark = spark_engine.configured()  # on Spark: into the bucket's call_checks dataset
+    if spark is not None:
+        with WarehouseLock(warehouse):
+            results = spark_engine.run_checks(spark)
+        return _print_checks(results, fail_on, spark.marts.as_uri())
+    if not warehouse.exists():
+        log.error("error: %s", missing(warehouse))
+        return 2
+    with WarehouseLock(warehouse), connect(warehouse) as con:
+        if not transform_mod.table_exists(con, "main", "calls"):
+            log.error("error: %s has no calls table yet: run `callsync sync` first", warehouse)
             return 2
-        with WarehouseLock(warehouse), connect(warehouse) as con:
-            if not transform_mod.table_exists(con, "main", "calls"):
-                log.error("error: %s has no calls table yet: run `callsync sync` first",
-                          warehouse)
-                return 2
-            con.execute("set TimeZone = 'UTC'")
-            results = checks_mod.run(con)
+        con.execute("set TimeZone = 'UTC'")
+        results = checks_mod.run(con)
+    return _print_checks(results, fail_on, warehouse)
+
+
+def _print_checks(results: list[checks_mod.CheckResult], fail_on: str | None,
+                  warehouse: Path | str) -> int:
     if not results:
         log.info("no calls to check yet -> %s", warehouse)
         return 0

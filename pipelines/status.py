@@ -120,8 +120,9 @@ def read(warehouse: Path) -> list[ProviderStatus]:
 
 
 def read_from(con: duckdb.DuckDBPyConnection) -> list[ProviderStatus]:
-    """The status of every provider in the warehouse `con` reads (also another engine's
-    connection that runs this DuckDB SQL: `pipelines.engines.postgres.Session`)."""
+    """The status of every provider from a connection holding the warehouse's tables: the
+    DuckDB file, the Spark engine's Parquet datasets as views, or another engine's
+    connection that runs this DuckDB SQL (`pipelines.engines.postgres.Session`)."""
     result = unread()
     con.execute("set TimeZone = 'UTC'")
     has_calls = table_exists(con, "main", "calls")

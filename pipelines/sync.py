@@ -26,6 +26,7 @@ from dlt.common.configuration.exceptions import (
 )
 
 from pipelines import readers, runs, transform
+from pipelines.engines import spark as spark_engine
 from pipelines.errors import one_line
 from pipelines.failpoints import failpoint
 from pipelines.follow import read_unfinished
@@ -125,7 +126,12 @@ def run(
     """
     overrides = overrides or {}
     chosen = select(names, overrides)
-    publishing = readers.enabled()  # a malformed setting fails before any request
+    # destination = "filesystem": raw Parquet, models on Spark (the demo, whose sources
+    # come with `overrides`, always writes its DuckDB file)
+    spark = None if overrides else spark_engine.configured()
+    if spark is not None:
+        spark.ready()  # Java, the master, the bucket: before any request
+    publishing = readers.enabled() and spark is None  # a malformed setting fails first
     result = SyncResult(window=(start, end) if start or end else None)
     sources = {}
     for provider in chosen:  # every configuration error before any request or file
@@ -142,7 +148,9 @@ def run(
         # calls left unfinished are fetched again (not on a backfill: its window is fixed);
         # the warehouse is read under the lock, so those sources are made again with them
         try:
-            unfinished = read_unfinished(warehouse) if start is None and end is None else {}
+            unfinished = ({} if start is not None or end is not None
+                          else spark_engine.read_unfinished(spark) if spark
+                          else read_unfinished(warehouse))
         except duckdb.Error as exc:  # e.g. --warehouse names a file that is not DuckDB's
             raise ConfigError("callsync", one_line(exc)) from None
         for slug in sources:
@@ -155,10 +163,15 @@ def run(
         # done first, while the others still extract
         database = threading.Lock()
         meters = {o.slug: sources[o.slug][1] for o in started}
+        target = (spark.destination(), pipelines_dir(warehouse)) if spark else None
         with Progress(meters), ThreadPoolExecutor(max_workers=max(1, len(started))) as pool:
-            list(pool.map(lambda o: _sync_one(warehouse, sources[o.slug], o, database),
-                          started))
+            list(pool.map(lambda o: _sync_one(warehouse, sources[o.slug], o, database,
+                                                target), started))
         release_memory()  # what extraction and loads freed, back to the OS before the build
+        if spark is not None:  # the marts as Parquet datasets in the bucket
+            with spark_engine.recorded(spark, result):
+                spark_engine.build_after_sync(spark, result)
+            return result
         with runs.recorded(warehouse, result):  # sync_runs rows, also when the build fails
             _build(warehouse, result)
         if publishing:

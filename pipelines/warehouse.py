@@ -95,28 +95,36 @@ def pipelines_dir(warehouse: Path) -> Path:
 
 
 def engine() -> str:
-    """The engine `[callsync] destination` names: `duckdb` (default) or `postgres`."""
+    """The engine `[callsync] destination` names: `duckdb` (default), `postgres`, or
+    `filesystem` (raw Parquet in a bucket, the models on Spark)."""
     chosen: object = dlt.config.get("callsync.destination")
     name = str(chosen).strip().lower() if chosen is not None else ""
     return name or "duckdb"
 
 
 def check_engine() -> None:
-    """Refuse `[callsync] destination` other than duckdb or postgres, `--warehouse` with
-    postgres, and `spark_master`: not built yet.
+    """Refuse a `[callsync] destination` callsync does not have (duckdb, postgres;
+    filesystem, whose models run on Spark), `--warehouse` with postgres, and
+    `spark_master` without the filesystem destination.
 
-    Without this a user who asked for Spark would silently get DuckDB.
+    Without this a user who asked for another engine would silently get DuckDB.
 
     Raises:
-        UsageError: either key asks for an engine callsync does not have.
+        UsageError: either key asks for an engine callsync does not have, or the Spark
+            engine's bucket or master is unusable (`pipelines.engines.spark.configured`).
     """
-    if engine() not in ("duckdb", "postgres"):
-        raise UsageError(f"destination {engine()!r} is not supported yet; only duckdb or "
-                         "postgres (unset [callsync] destination / CALLSYNC__DESTINATION)")
+    from pipelines.engines import spark
+
+    if engine() not in ("duckdb", "postgres", "filesystem"):
+        raise UsageError(f"destination {engine()!r} is not supported; only duckdb, postgres "
+                         "or filesystem (unset [callsync] destination / CALLSYNC__DESTINATION)")
     if engine() == "postgres" and _chosen is not None:  # not silently another warehouse
         raise UsageError("--warehouse names a DuckDB file, but destination is postgres "
                          "(DESTINATION__POSTGRES__CREDENTIALS names the database): drop "
                          "--warehouse, or unset [callsync] destination / CALLSYNC__DESTINATION")
+    if spark.configured() is not None:
+        return
     if dlt.config.get("callsync.spark_master") not in (None, ""):
-        raise UsageError("spark_master is not supported yet; only duckdb "
-                         "(unset [callsync] spark_master / CALLSYNC__SPARK_MASTER)")
+        raise UsageError("spark_master needs destination = \"filesystem\" (set "
+                         "CALLSYNC__DESTINATION=filesystem, or unset [callsync] spark_master / "
+                         "CALLSYNC__SPARK_MASTER)")

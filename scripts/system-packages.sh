@@ -9,6 +9,7 @@ chromium-headless-shell chromium-headless-shell
 systemd-analyze systemd
 flock util-linux
 pg_ctl postgresql
+java openjdk-17-jre-headless
 "
 
 # Debian's postgresql keeps its server commands off PATH, in /usr/lib/postgresql/<ver>/bin

@@ -213,8 +213,8 @@ def test_demo_options_are_checked(
 
 @pytest.mark.parametrize(("key", "value", "says"), [
     ("CALLSYNC__DESTINATION", "bigquery",
-     "destination 'bigquery' is not supported yet; only duckdb or postgres"),
-    ("CALLSYNC__SPARK_MASTER", "local[2]", "spark_master is not supported yet; only duckdb"),
+     "destination 'bigquery' is not supported; only duckdb, postgres or filesystem"),
+    ("CALLSYNC__SPARK_MASTER", "local[2]", 'spark_master needs destination = "filesystem"'),
 ], ids=["bigquery", "spark"])
 def test_an_engine_not_built_yet_is_refused_not_replaced_by_duckdb(
     sim: Simulator, warehouse: Path, monkeypatch: pytest.MonkeyPatch,
