@@ -1,13 +1,16 @@
-"""Engine fixtures: a PostgreSQL server per test session, an empty database per test."""
+"""Engine fixtures: a PostgreSQL server per test session, an empty database per test, and
+one local Spark session per test process."""
 
 from __future__ import annotations
 
 import shutil
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
+from pipelines.engines import spark
 from tests.engines.postgres import Missing, PostgresServer, started
 
 
@@ -37,3 +40,11 @@ def postgres(postgres_server: PostgresServer) -> Iterator[str]:
     dsn = postgres_server.create_database(name)
     yield dsn
     postgres_server.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def spark_session() -> Iterator[Any]:
+    """One local[2] Spark session for every Spark test of this process (its JVM starts in
+    ~7 s); `pipelines.engines.spark.session` uses it instead of starting its own."""
+    with spark.session("local[2]") as session:
+        yield session

@@ -123,3 +123,18 @@ def differences(expected: Table, actual: Table, limit: int = 5) -> list[str]:
         found.append(f"{len(expected.rows)} rows vs {len(actual.rows)}; only in the first "
                      f"{missing[:limit]}; only in the second {extra[:limit]}")
     return found
+
+
+def from_parquet(bucket: Path, table: str, only: Sequence[str] | None = None,
+                 exclude: Sequence[str] = LOAD_TIMES) -> Table:
+    """`table` as the Spark engine wrote it: the Parquet dataset `<bucket>/marts/<table>/`,
+    read with DuckDB."""
+    with duckdb.connect() as con:
+        con.execute("set TimeZone = 'UTC'")
+        con.execute(f"create view t as select * from read_parquet("
+                    f"'{bucket / 'marts' / table}/**/*.parquet')")
+        columns = _chosen([(c, DUCKDB_TYPES.get(t, t)) for c, t, *_ in con.execute(
+            "describe t").fetchall()], only, exclude)
+        names = ", ".join(f'"{c}"' for c, _ in columns)
+        rows = con.execute(f"select {names} from t").fetchall()
+    return Table([c for c, _ in columns], [t for _, t in columns], _sorted(rows))

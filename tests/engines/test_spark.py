@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -44,14 +43,6 @@ MARTS = {
     "calls_unfinished": ("call_key", {"following_since"}),
     "call_checks": ("rule, provider", {"checked_at"}),
 }
-
-
-@pytest.fixture(scope="session")
-def spark_session() -> Iterator[Any]:
-    """One local[2] Spark session for every Spark test of this process (its JVM starts in
-    ~7 s); `pipelines.engines.spark.session` uses it instead of starting its own."""
-    with engine.session("local[2]") as session:
-        yield session
 
 
 @pytest.fixture
