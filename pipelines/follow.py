@@ -9,6 +9,7 @@ Before a sync, each provider's calls left unfinished by their last load (the vie
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pipelines.transform import table_exists
 from pipelines.warehouse import connect
@@ -24,10 +25,17 @@ def read_unfinished(warehouse: Path) -> dict[str, list[Unfinished]]:
     with connect(warehouse) as con:
         if not table_exists(con, "main", VIEW):
             return {}
-        rows = con.execute(
-            "select c.provider, c.call_id, c.account_id, c.started_at from main.calls c "
-            f"where c.call_key in (select call_key from main.{VIEW}) "
-            "order by c.provider, c.started_at").fetchall()
+        return unfinished_from(con)
+
+
+def unfinished_from(con: Any) -> dict[str, list[Unfinished]]:
+    """Per provider, the calls `calls_unfinished` lists, read through `con`: any connection
+    that runs this DuckDB SQL over `main.calls` and `main.calls_unfinished` (DuckDB's, the
+    Postgres engine's `Session`, DuckDB over the Spark engine's marts)."""
+    rows = con.execute(
+        "select c.provider, c.call_id, c.account_id, c.started_at from main.calls c "
+        f"where c.call_key in (select call_key from main.{VIEW}) "
+        "order by c.provider, c.started_at").fetchall()
     found: dict[str, list[Unfinished]] = {}
     for provider, call_id, account_id, started_at in rows:
         found.setdefault(provider, []).append(Unfinished(call_id, account_id, started_at))

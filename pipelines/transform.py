@@ -27,7 +27,7 @@ from __future__ import annotations
 import importlib
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -247,6 +247,16 @@ def check_calls_staging(con: duckdb.DuckDBPyConnection) -> None:
         "select column_name, data_type from information_schema.columns "
         "where table_schema = 'staging' and table_name = ? order by ordinal_position",
         [view]).fetchall() for view in views}
+    check_union_shapes(views, shapes)
+
+
+def check_union_shapes(views: list[str], shapes: Mapping[str, Sequence[object]]) -> None:
+    """Fail unless each of `views` has the (name, type) columns of the first, in order
+    (`shapes`: view -> its columns as the engine describes them).
+
+    Raises:
+        TemplateError: naming the view and its first differing column.
+    """
     first = views[0]
     for view in views[1:]:
         if shapes[view] != shapes[first]:

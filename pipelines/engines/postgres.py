@@ -39,7 +39,7 @@ import sqlglot
 from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 from sqlglot import exp
 
-from pipelines import runs, transform
+from pipelines import follow, runs, transform
 from pipelines.checks import COMMENTS as CHECK_COMMENTS
 from pipelines.checks import CheckResult, checks_sql, rules
 from pipelines.engines import transpile
@@ -530,14 +530,7 @@ def read_unfinished(con: Session) -> dict[str, list[Unfinished]]:
     """Per provider, the calls `calls_unfinished` lists (none before the first build)."""
     if not con.exists(SCHEMA, "calls_unfinished"):
         return {}
-    rows = con.execute(
-        "select c.provider, c.call_id, c.account_id, c.started_at from main.calls c "
-        "where c.call_key in (select call_key from main.calls_unfinished) "
-        "order by c.provider, c.started_at").fetchall()
-    found: dict[str, list[Unfinished]] = {}
-    for provider, call_id, account_id, started_at in rows:
-        found.setdefault(provider, []).append(Unfinished(call_id, account_id, started_at))
-    return found
+    return follow.unfinished_from(con)
 
 
 def record_runs(con: Session, result: SyncResult) -> None:

@@ -384,14 +384,7 @@ def check_calls_staging(spark: SparkSession) -> None:
                                       f"{transform.CALLS_STAGING}.sql").read_text())
     shapes = {v: [(f.name, f.dataType.simpleString())
                   for f in spark.table(view_name("staging", v)).schema.fields] for v in views}
-    first = views[0]
-    for view in views[1:]:
-        if shapes[view] != shapes[first]:
-            diff = next((f"{a} vs {b}" for a, b in zip(shapes[first], shapes[view],
-                                                       strict=False) if a != b),
-                        f"{len(shapes[first])} vs {len(shapes[view])} columns")
-            raise transform.TemplateError(f"staging.{view} does not have the columns of "
-                                          f"staging.{first} (in order): {diff}")
+    transform.check_union_shapes(views, shapes)
 
 
 def mart_sql(path: Path) -> str:
@@ -548,20 +541,13 @@ def _quote(text: str) -> str:
 
 def read_unfinished(engine: Spark) -> dict[str, list[Any]]:
     """Per provider, the calls `calls_unfinished` lists (as `pipelines.follow`)."""
-    from sources._follow import Unfinished
+    from pipelines import follow
 
     with marts_duckdb(engine) as con:
         if not (transform.table_exists(con, "main", "calls_unfinished")
                 and transform.table_exists(con, "main", "calls")):
             return {}
-        rows = con.execute(
-            "select c.provider, c.call_id, c.account_id, c.started_at from main.calls c "
-            "where c.call_key in (select call_key from main.calls_unfinished) "
-            "order by c.provider, c.started_at").fetchall()
-    found: dict[str, list[Any]] = {}
-    for provider, call_id, account_id, started_at in rows:
-        found.setdefault(provider, []).append(Unfinished(call_id, account_id, started_at))
-    return found
+        return follow.unfinished_from(con)
 
 
 # ---------------------------------------------------------------------------------------

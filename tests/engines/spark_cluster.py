@@ -5,7 +5,6 @@ stopped by their PIDs."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -15,14 +14,10 @@ from pathlib import Path
 
 import pyspark
 
+from tests.engines.postgres import free_port
+
 SPARK_CLASS = Path(pyspark.__file__).parent / "bin" / "spark-class"
 READY_SECONDS = 180  # a JVM on a loaded 2-core machine
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -26,7 +26,8 @@ from simulator.server import Simulator
 from sources._pages import RAW_CALL_SCHEMA
 from tests.cli.helpers import callsync, callsync_here
 from tests.conftest import NOW, configure, query
-from tests.engines.spark_cluster import cluster, free_port
+from tests.engines.postgres import free_port
+from tests.engines.spark_cluster import cluster
 from tests.test_bad_records import BAD, ODD
 
 pytestmark = pytest.mark.xdist_group("spark")
