@@ -1,14 +1,14 @@
 """A page body's bytes to the raw Arrow table, in native code: one DuckDB statement.
 
-A page of 1,000 calls is parsed, each record's id and cursor extracted per the contract's
-rules, and each record re-written as its own JSON text, all inside an in-process DuckDB
-(`:memory:`, one thread, a small memory cap) that runs without the interpreter lock: no
-Python object is made per record. The few envelope fields a paginator needs (a next
-token, a total) come out of the same statement as small JSON values, by key, never by
-byte position.
+A page of 1,000 calls is parsed once into its records' JSON texts and the envelope keys
+a paginator reads (a next token, a total: by key, never by byte position); each record is
+then read once more for the fields of its id and cursor, per the contract's rules. All of
+it runs inside an in-process DuckDB (`:memory:`, one thread, a small memory cap), without
+the interpreter lock: no Python object is made per record, and the body goes in as bytes
+(DuckDB checks it is UTF-8).
 
 Each provider describes its pages with a `PageShape`: where the record list is, which
-envelope keys its paginator reads, and its id and cursor as SQL over a record `e` (JSON).
+envelope keys its paginator reads, and its id as SQL over a record's fields `x`.
 The timestamp rule is the warehouse's own `staging.ts` macro (`transforms/macros`), so
 the cursor and staging cannot disagree.
 """
@@ -45,21 +45,15 @@ _MACROS = Path(__file__).resolve().parent.parent / "transforms" / "macros" / "no
 # on 2 cores either.
 PARSERS = 2
 # Bodies of one endpoint waiting for a parser are parsed together, up to this many bytes
-# (20 of Unpod's 100-call pages, 2 of SIPSIM's 1,000): planning the statement (~1.7 ms)
-# is then paid once per batch, not per page. A query takes ~20x its bodies' bytes.
-BATCH_BYTES = 1_000_000
+# (~8 of SIPSIM's 470 KB pages): planning the statement (~2 ms, as much as parsing a page)
+# is then paid once per batch (measured: 5.3 ms a SIPSIM page alone, 2.2 ms in eight).
+BATCH_BYTES = 4_000_000
 MEMORY_LIMIT = "128MB"
 
 _SETUP = """
 set TimeZone = 'UTC';
 create schema if not exists staging;
 {macros}
--- a cursor text's usual case, a finite ISO timestamp but the epoch; null otherwise (the
--- warehouse's whole rule, `staging.ts`, then decides: it costs ~5x as much per value)
-create or replace macro fast_ts(v) as
-    case when isfinite(try_cast(v as timestamptz))
-              and try_cast(v as timestamptz) <> timestamptz '1970-01-01 00:00:00+00'
-        then try_cast(v as timestamptz) end;
 """
 
 
@@ -92,35 +86,58 @@ class PageShape:
 
     def __post_init__(self) -> None:
         path = "$" + "".join(f".{_name(k)}" for k in self.records)
-        keys = ", ".join(f"json_extract(b, {_quote('$.' + _name(k))})::varchar"
-                         for k in self.envelope)
-        # the fields of every record in one parse of the body (a record that is not an
-        # object reads as all-null), beside each record's own JSON text, by position
-        types = (dict.fromkeys((*self.fields, *self.cursors), "VARCHAR")
-                 | dict.fromkeys(self.typed, "JSON"))
-        structure: Any = [types or {"_": "JSON"}]
+        # The body is parsed once (`from_json`): the record list as each record's JSON
+        # text, and the envelope keys; then each record once more, small, for its fields.
+        body: Any = "JSON[]"
         for key in reversed(self.records):
-            structure = {key: structure}
+            body = {key: body}
+        clash = self.records[0] in self.envelope
+        body |= {} if clash else dict.fromkeys(self.envelope, "JSON")
         access = "".join(f".{_ident(k)}" for k in self.records)
-        # each cursor as the usual ISO text cast (`t<n>`), and its text (`v<n>`) for the
-        # few values that cast misses: `read_page` applies the whole rule to those only
-        cursors = "".join(f", t{n}: fast_ts(x.{_ident(f)}), v{n}: x.{_ident(f)}"
-                          for n, f in enumerate(self.cursors))
+        # from_json reads a key present with null as NULL, as it reads a missing one: the
+        # envelope tells them apart by path (a second parse, for that key's nulls only)
+        keys = ", ".join(
+            f"json_extract(b, {_quote('$.' + _name(k))})::varchar" if clash else
+            f"coalesce(s.{_ident(k)}::varchar, "
+            f"case when s.{_ident(k)} is null then json_extract(b, {_quote('$.' + _name(k))})"
+            f"::varchar end)" for k in self.envelope)
+        types = (dict.fromkeys((*self.fields, *self.cursors), "VARCHAR")
+                 | dict.fromkeys(self.typed, "JSON")) or {"_": "JSON"}
+        # each cursor as the usual ISO text cast (`c<n>`, `t<n>` where finite and not the
+        # epoch) beside its text (`v<n>`): the whole rule is for the few texts it misses
+        casts = "".join(f", try_cast(x.{_ident(f)} as timestamptz) as c{n}, x.{_ident(f)} as v{n}"
+                        for n, f in enumerate(self.cursors))
+        fast = [f"case when isfinite(c{n}) and c{n} <> timestamptz '1970-01-01 00:00:00+00'"
+                f" then c{n} end" for n in range(len(self.cursors))]
+        # `started_at` is the first fast cast where every text before it was cast too
+        # (`settled`); `read_page` reads the other rows (few) by the whole rule
+        settled = " and ".join(f"(v{n} is null or ({fast[n]}) is not null)"
+                               for n in range(len(self.cursors))) or "true"
+        cursors = (f", coalesce({', '.join(fast)}) as started_at" if fast
+                   else ", null::timestamptz as started_at")
+        cursors += f", {settled} as settled" + "".join(
+            f", {fast[n]} as t{n}, v{n}" for n in range(len(self.cursors)))
+        # A page without records still gives one row (`size` 0 or null) for its envelope.
         statement = f"""
-            select n, kind, envelope,
-                list_transform(coalesce(f, []), lambda x, i: {{
-                    call_id: {self.call_id}, record: texts[i]{cursors}}}) as rows
+            select n, kind, envelope, size, record, call_id{cursors}
             from (
-                select n, kind, envelope, texts,
-                    case when kind = 'ARRAY' then
-                        from_json(b, {_quote(orjson.dumps(structure).decode())}){access}
-                    end as f
+                select n, kind, envelope, size, record, {self.call_id} as call_id{casts}
                 from (
-                    select n, b, json_type(b, {_quote(path)}) as kind,
-                        [{keys}]::varchar[] as envelope,
-                        json_extract(b, {_quote(path + '[*]')})::varchar[] as texts
-                    from unnest(?::varchar[]) with ordinality as bodies(b, n)))
-            order by n"""
+                    select n, kind, envelope, size, coalesce(r, 'null') as record,
+                        from_json(r, {_quote(orjson.dumps(types).decode())}) as x
+                    from (
+                        select n, kind, envelope, len(recs) as size,
+                            unnest(if(len(recs) > 0, recs, [null::json])) as r
+                        from (
+                            select n, [{keys}]::varchar[] as envelope, s{access} as recs,
+                                if(s{access} is null, json_type(b, {_quote(path)}), 'ARRAY')
+                                    as kind
+                            from (
+                                select n, b, from_json(b, {_quote(orjson.dumps(body).decode())})
+                                    as s
+                                from (select n, decode(blob) as b
+                                      from unnest(?::blob[]) with ordinality
+                                          as bodies(blob, n)))))))"""
         object.__setattr__(self, "sql", statement)
 
 
@@ -143,7 +160,7 @@ class BodyNotJson(ValueError):
 _local = threading.local()
 _lock = threading.Lock()
 _parsers = ThreadPoolExecutor(max_workers=PARSERS, thread_name_prefix="page-parser")
-_waiting: dict[str, list[tuple[str, Future[pa.Table]]]] = {}  # statement -> bodies
+_waiting: dict[str, list[tuple[bytes, Future[pa.Table]]]] = {}  # statement -> bodies
 _database: duckdb.DuckDBPyConnection | None = None
 
 
@@ -156,7 +173,7 @@ def _cursor() -> duckdb.DuckDBPyConnection:
             if _database is None:
                 database = duckdb.connect(":memory:", config={
                     "threads": 1, "memory_limit": MEMORY_LIMIT,
-                    "preserve_insertion_order": False})
+                    "preserve_insertion_order": True})  # records stay in page order
                 database.execute(_SETUP.format(macros=_MACROS.read_text()))
                 _database = database
             cursor = _database.cursor()
@@ -165,7 +182,11 @@ def _cursor() -> duckdb.DuckDBPyConnection:
     return cursor
 
 
-def _parse(sql: str, text: str) -> pa.Table:
+def _execute(sql: str, bodies: list[bytes]) -> pa.Table:
+    return _cursor().execute(sql, [bodies]).to_arrow_table()
+
+
+def _parse(sql: str, text: bytes) -> pa.Table:
     """`sql` over one body, in a parser thread, batched with others waiting for it."""
     done: Future[pa.Table] = Future()
     with _lock:
@@ -187,8 +208,10 @@ def _drain(sql: str) -> None:
         batch, rest = waiting[:n], waiting[n:]
         if rest:
             _waiting[sql] = rest
+    # a page no walk waits for any more (cancelled) is not parsed; the rest can't be now
     if rest:
         _parsers.submit(_drain, sql)
+    batch = [(text, done) for text, done in batch if done.set_running_or_notify_cancel()]
     try:
         _run(sql, batch)
     except BaseException as exc:  # whatever happens, no reader is left waiting
@@ -198,21 +221,26 @@ def _drain(sql: str) -> None:
         raise
 
 
-def _run(sql: str, batch: list[tuple[str, Future[pa.Table]]]) -> None:
+def _run(sql: str, batch: list[tuple[bytes, Future[pa.Table]]]) -> None:
+    if not batch:
+        return
     try:
-        result = _cursor().execute(sql, [[text for text, _ in batch]]).to_arrow_table()
+        result = _execute(sql, [text for text, _ in batch])
     except duckdb.Error as exc:
         if len(batch) == 1:
             batch[0][1].set_exception(exc)
             return
         for text, done in batch:  # one bad body fails alone
             try:
-                done.set_result(_cursor().execute(sql, [[text]]).to_arrow_table())
+                done.set_result(_execute(sql, [text]))
             except duckdb.Error as single:
                 done.set_exception(single)
         return
-    for i, (_, done) in enumerate(batch):
-        done.set_result(result.slice(i, 1))
+    counts = pc.value_counts(result.column("n")).field("counts").to_pylist()
+    offset = 0
+    for (_, done), count in zip(batch, counts, strict=True):  # each page's rows, in order
+        done.set_result(result.slice(offset, count))
+        offset += count
 
 
 def read_page(shape: PageShape, body: bytes | str, account_id: str | None) -> Page:
@@ -227,10 +255,7 @@ def read_page(shape: PageShape, body: bytes | str, account_id: str | None) -> Pa
         BodyNotJson: The body is not JSON.
         ProviderError: The body has no record list where `shape.records` says.
     """
-    try:
-        text = body.decode("utf-8") if isinstance(body, bytes) else body
-    except UnicodeDecodeError:  # as orjson did: not JSON, so retried, never mangled
-        raise BodyNotJson(f"{shape.where}: the body is not UTF-8") from None
+    text = _bytes(body)
     try:
         result = _parse(shape.sql, text)
     except (duckdb.InvalidInputException, duckdb.ConversionException):  # malformed JSON
@@ -243,31 +268,40 @@ def read_page(shape: PageShape, body: bytes | str, account_id: str | None) -> Pa
     envelope = {key: orjson.loads(value)
                 for key, value in zip(shape.envelope, result.column("envelope")[0].as_py(),
                                       strict=True) if value is not None}
-    rows = result.column("rows").combine_chunks().flatten()  # the list's struct values
-    n = len(rows)
+    rows = result if result.column("size")[0].as_py() else result.slice(0, 0)
+    n = rows.num_rows
     fetched_at = pa.scalar(datetime.now(UTC), TIMESTAMP)
     table = pa.Table.from_arrays([
-        rows.field("call_id"), _started_at(rows, len(shape.cursors)),
-        pa.repeat(pa.scalar(account_id, pa.string()), n), rows.field("record"),
+        rows.column("call_id"), _started_at(rows, len(shape.cursors)),
+        pa.repeat(pa.scalar(account_id, pa.string()), n), rows.column("record"),
         pa.repeat(fetched_at, n),
     ], schema=RAW_CALL_SCHEMA)
     return Page(table, envelope)
 
 
-def _started_at(rows: pa.StructArray, cursors: int) -> pa.Array:
-    """The first readable cursor of each row: the fast cast, and `staging.ts` for the few
-    texts it missed (epoch numbers, odd forms, the unreadable)."""
+def _bytes(body: bytes | str) -> bytes:
+    """The body as bytes: DuckDB decodes them (a body that is not UTF-8 is not JSON: it
+    is retried, never mangled)."""
+    return body.encode() if isinstance(body, str) else body
+
+
+def _started_at(rows: pa.Table, cursors: int) -> pa.ChunkedArray:
+    """The first readable cursor of each row: the fast cast (`started_at`) where it
+    settles the row, else `staging.ts` for the texts it missed (epoch numbers, odd forms,
+    the unreadable), per cursor in order."""
+    if pc.all(rows.column("settled")).as_py() is not False:
+        return rows.column("started_at").cast(TIMESTAMP)
     started: pa.Array = pa.nulls(len(rows), TIMESTAMP)
     for n in range(cursors):
-        fast = rows.field(f"t{n}").cast(TIMESTAMP)
-        text = rows.field(f"v{n}")
+        fast = rows.column(f"t{n}").combine_chunks().cast(TIMESTAMP)
+        text = rows.column(f"v{n}").combine_chunks()
         missed = pc.and_(fast.is_null(), text.is_valid())
         if pc.any(missed).as_py():
             odd = pc.filter(text, missed).to_pylist()  # a Python str per odd value only
             slow = _parsers.submit(_rule, odd).result()
             fast = pc.replace_with_mask(fast, missed, slow)
         started = pc.coalesce(started, fast)
-    return started
+    return pa.chunked_array([started])
 
 
 def _rule(texts: list[str]) -> pa.Array:

@@ -137,3 +137,36 @@ def test_a_bad_body_among_many_read_at_once_fails_alone() -> None:
 def test_a_body_that_is_not_utf8_is_not_json() -> None:
     with pytest.raises(BodyNotJson):
         read_page(SIPSIM, b'{"data": ["\xff"]}', None)
+
+
+def test_the_first_readable_cursor_wins_when_the_fast_cast_misses_one() -> None:
+    later = "2026-03-09T11:00:00Z"
+    records = [
+        {"id": 1, "start_time": "2026-03-09T10:00:00Z", "registration_time": later},
+        {"id": 2, "start_time": 1773050400, "registration_time": later},  # epoch, then ISO
+        {"id": 3, "start_time": "soon", "registration_time": later},  # unreadable first
+        {"id": 4, "registration_time": later},  # the second only
+        {"id": 5, "start_time": None, "registration_time": "never"},
+    ]
+    page = read_page(SIPSIM, orjson.dumps({"data": records}), None)
+    eleven = datetime(2026, 3, 9, 11, tzinfo=UTC)
+    assert page.table.column("started_at").to_pylist() == [T, T, eleven, eleven, None]
+
+
+def test_a_page_read_among_others_keeps_its_own_rows_and_envelope() -> None:
+    bodies = [orjson.dumps({"pagination": {"page": str(n)}, "data": [{"id": f"{n}-{i}"}
+                                                                      for i in range(n)]})
+              for n in range(4)]  # the first page has no records
+    pages: dict[int, Any] = {}
+
+    def read(n: int) -> None:
+        pages[n] = read_page(SIPSIM, bodies[n], None)
+
+    threads = [threading.Thread(target=read, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for n, page in pages.items():
+        assert page.envelope == {"pagination": {"page": str(n)}}
+        assert page.table.column("call_id").to_pylist() == [f"{n}-{i}" for i in range(n)]
