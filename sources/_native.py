@@ -271,10 +271,12 @@ def read_page(shape: PageShape, body: bytes | str, account_id: str | None) -> Pa
     rows = result if result.column("size")[0].as_py() else result.slice(0, 0)
     n = rows.num_rows
     fetched_at = pa.scalar(datetime.now(UTC), TIMESTAMP)
+    # copied out of DuckDB's result (combine_chunks), which is then freed here, at once:
+    # tables that held on to it, freed later in the loader's thread, grew RSS with N
     table = pa.Table.from_arrays([
-        rows.column("call_id"), _started_at(rows, len(shape.cursors)),
-        pa.repeat(pa.scalar(account_id, pa.string()), n), rows.column("record"),
-        pa.repeat(fetched_at, n),
+        rows.column("call_id").combine_chunks(), _started_at(rows, len(shape.cursors)),
+        pa.repeat(pa.scalar(account_id, pa.string()), n),
+        rows.column("record").combine_chunks(), pa.repeat(fetched_at, n),
     ], schema=RAW_CALL_SCHEMA)
     return Page(table, envelope)
 
@@ -285,12 +287,12 @@ def _bytes(body: bytes | str) -> bytes:
     return body.encode() if isinstance(body, str) else body
 
 
-def _started_at(rows: pa.Table, cursors: int) -> pa.ChunkedArray:
+def _started_at(rows: pa.Table, cursors: int) -> pa.Array:
     """The first readable cursor of each row: the fast cast (`started_at`) where it
     settles the row, else `staging.ts` for the texts it missed (epoch numbers, odd forms,
     the unreadable), per cursor in order."""
     if pc.all(rows.column("settled")).as_py() is not False:
-        return rows.column("started_at").cast(TIMESTAMP)
+        return rows.column("started_at").combine_chunks().cast(TIMESTAMP)
     started: pa.Array = pa.nulls(len(rows), TIMESTAMP)
     for n in range(cursors):
         fast = rows.column(f"t{n}").combine_chunks().cast(TIMESTAMP)
@@ -301,7 +303,7 @@ def _started_at(rows: pa.Table, cursors: int) -> pa.ChunkedArray:
             slow = _parsers.submit(_rule, odd).result()
             fast = pc.replace_with_mask(fast, missed, slow)
         started = pc.coalesce(started, fast)
-    return pa.chunked_array([started])
+    return started
 
 
 def _rule(texts: list[str]) -> pa.Array:
