@@ -386,6 +386,11 @@ def scope_table(label: str, only: str, args: argparse.Namespace) -> None:
     longest = max((sum(steps.values()) for steps in found.values()), default=0.0)
     print(f"\nThen the model build: {build_s:.2f} s; the rest (start-up, imports, waits, "
           f"the readers' copy): {max(0.0, run.seconds - build_s - longest):.2f} s.")
+    print(f"\nThe profile, one more backfill of {big.calls:,} calls under py-spy "
+          f"(`python -m bench.profile`):\n")
+    from bench.profile import profile  # bench.profile runs its sync as this module does
+
+    print(profile(only, args.calls))
 
 
 def main() -> None:

@@ -43,8 +43,31 @@ def test_the_table_prints_every_row_beside_its_target(tmp_path: Path) -> None:
         assert "Where the time goes" in scope
         assert re.search(r"Then the model build: [0-9.]+ s; the rest .*: [0-9.]+ s\.", scope)
         assert "| sipsim |" in scope
+        assert "The profile, one more backfill" in scope
+        assert re.search(r"\| page parser \(DuckDB, off the GIL\) \| [0-9.]+ \|", scope), scope
+        assert re.search(r"\| main \(start-up, model build, readers' copy\) \| `.+` \| "
+                         r"[0-9.]+ \| \d+% \|", scope), scope
     latency = [x for x in scopes[1].splitlines() if x.startswith("| all four providers, ")]
     assert len(latency) == 1 and "x the slowest alone" in latency[0]
     assert "| all four providers, " not in scopes[0]
     assert all(f"| {slug} |" in scopes[1] for slug in ("bland", "unpod", "jambonz"))
     assert re.search(r"The floor, .*: all +[0-9.]+ s = [\d,]+ calls/s", out)
+
+
+def test_the_profile_charges_samples_to_roles_and_our_innermost_frame() -> None:
+    from bench.profile import samples
+
+    raw = "\n".join([
+        "thread (1): walk_0;get_page (sources/_http.py:210);read (httpcore/x.py:5) 30",
+        "thread (2): page-parser_1;_worker (concurrent/futures/thread.py:83);"
+        "_run (sources/_native.py:250);_execute (sources/_native.py:204) 70",
+        "thread (2): page-parser_1;_worker (concurrent/futures/thread.py:81) 500",  # idle
+        "thread (3): MainThread;main (pipelines/cli.py:3);_find_and_load (<frozen>:1) 9",
+        "thread (4): odd-thread;f (lib.py:1) 1",
+    ])
+    roles, frames = samples(raw)
+    assert roles == {"page fetch (HTTP)": 30, "page parser (DuckDB, off the GIL)": 70,
+                     "main (start-up, model build, readers' copy)": 9, "odd-thread": 1}
+    assert frames[("page fetch (HTTP)", "get_page (sources/_http.py)")] == 30
+    assert frames[("page parser (DuckDB, off the GIL)", "_execute (sources/_native.py)")] == 70
+    assert frames[("main (start-up, model build, readers' copy)", "(imports)")] == 9
