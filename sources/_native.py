@@ -83,6 +83,7 @@ class PageShape:
     envelope: tuple[str, ...] = ()
     typed: tuple[str, ...] = ()  # fields read as JSON instead, where the id rule asks the type
     sql: str = field(init=False, repr=False, compare=False)
+    head_sql: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         path = "$" + "".join(f".{_name(k)}" for k in self.records)
@@ -139,6 +140,18 @@ class PageShape:
                                       from unnest(?::blob[]) with ordinality
                                           as bodies(blob, n)))))))"""
         object.__setattr__(self, "sql", statement)
+        # The head: what a paginator reads before the records are parsed (the body checked
+        # as JSON, the envelope, how many records), in one parse that makes no record text.
+        head = dict(body)
+        counted: Any = ["NULL"]
+        for key in reversed(self.records[1:]):
+            counted = {key: counted}
+        head[self.records[0]] = counted
+        object.__setattr__(self, "head_sql", f"""
+            select if(s{access} is null, json_type(b, {_quote(path)}), 'ARRAY') as kind,
+                [{keys}]::varchar[] as envelope, len(s{access}) as size
+            from (select b, from_json(b, {_quote(orjson.dumps(head).decode())}) as s
+                  from (select decode(?::blob) as b))""")
 
 
 @dataclass
@@ -153,6 +166,18 @@ class Page:
         return self.table.num_rows
 
 
+@dataclass
+class Head:
+    """A page before its records are parsed: what its paginator reads, and the body."""
+
+    envelope: dict[str, Any]
+    size: int
+    body: bytes
+
+    def __len__(self) -> int:
+        return self.size
+
+
 class BodyNotJson(ValueError):
     """The body is not JSON (the HTTP layer retries it, as any unreadable body)."""
 
@@ -160,6 +185,9 @@ class BodyNotJson(ValueError):
 _local = threading.local()
 _lock = threading.Lock()
 _parsers = ThreadPoolExecutor(max_workers=PARSERS, thread_name_prefix="page-parser")
+# Heads are read in a thread of their own: a walk waits for its page's head before asking
+# for the next page, and must not queue behind a batch of records being parsed.
+_header = ThreadPoolExecutor(max_workers=1, thread_name_prefix="page-head")
 _waiting: dict[str, list[tuple[bytes, Future[pa.Table]]]] = {}  # statement -> bodies
 _database: duckdb.DuckDBPyConnection | None = None
 
@@ -202,7 +230,7 @@ def _drain(sql: str) -> None:
     with _lock:
         waiting = _waiting.pop(sql, [])
         size, n = 0, 0
-        while n < len(waiting) and (n == 0 or size + len(waiting[n][0]) <= BATCH_BYTES):
+        while n < len(waiting) and (n == 0 or size + len(waiting[n][0]) <= 2 * BATCH_BYTES):
             size += len(waiting[n][0])
             n += 1
         batch, rest = waiting[:n], waiting[n:]
@@ -260,25 +288,91 @@ def read_page(shape: PageShape, body: bytes | str, account_id: str | None) -> Pa
         result = _parse(shape.sql, text)
     except (duckdb.InvalidInputException, duckdb.ConversionException):  # malformed JSON
         raise BodyNotJson(f"{shape.where}: the body is not JSON") from None
-    kind = result.column("kind")[0].as_py()
+    head = _head(shape, result.column("kind")[0].as_py(), result.column("envelope")[0].as_py(),
+                 result.column("size")[0].as_py(), text)
+    return Page(_table(shape, result if head.size else result.slice(0, 0), account_id),
+                head.envelope)
+
+
+def read_head(shape: PageShape, body: bytes | str) -> Head:
+    """What a paginator reads of a page (the envelope, the number of records), without
+    parsing the records: `read_pages` parses them later, many bodies at once.
+
+    Raises:
+        BodyNotJson: The body is not JSON (the whole body is checked).
+        ProviderError: The body has no record list where `shape.records` says.
+    """
+    text = _bytes(body)
+    try:
+        kind, envelope, size = _header.submit(
+            lambda: _cursor().execute(shape.head_sql, [text]).fetchall()[0]).result()
+    except (duckdb.InvalidInputException, duckdb.ConversionException):
+        raise BodyNotJson(f"{shape.where}: the body is not JSON") from None
+    return _head(shape, kind, envelope, size, text)
+
+
+def read_pages(shape: PageShape, heads: list[Head], account_id: str | None,
+               ) -> list[Pending]:
+    """The raw tables of pages whose heads were read, parsed in as few statements as
+    `BATCH_BYTES` allows: one `Pending` per page, in order."""
+    pending: list[Pending] = []
+    with _lock:
+        waiting = _waiting.setdefault(shape.sql, [])
+        first = not waiting
+        for head in heads:
+            done: Future[pa.Table] = Future()
+            waiting.append((head.body, done))
+            pending.append(Pending(shape, head, account_id, done))
+    if first and heads:
+        _parsers.submit(_drain, shape.sql)
+    return pending
+
+
+@dataclass
+class Pending:
+    """A page whose records are being parsed; `result()` waits for its raw table."""
+
+    shape: PageShape
+    head: Head
+    account_id: str | None
+    parsed: Future[pa.Table]
+
+    def result(self) -> pa.Table:
+        """The page's raw table (in the caller's thread: the timestamp rule may need a
+        parser, so never in one)."""
+        result = self.parsed.result()
+        if result.column("size")[0].as_py() != self.head.size:  # one body, two reads
+            raise ProviderError(self.shape.slug, f"{self.shape.where}: a page read two "
+                                "ways disagreed")
+        return _table(self.shape, result if self.head.size else result.slice(0, 0),
+                      self.account_id)
+
+    def cancel(self) -> None:
+        self.parsed.cancel()
+
+
+def _head(shape: PageShape, kind: str | None, envelope: list[str | None], size: int | None,
+          text: bytes) -> Head:
     if kind != "ARRAY":
         found = "nothing" if kind is None else f"a JSON {kind.lower()}"
         raise ProviderError(shape.slug, f"{shape.where}: response has no "
                             f"{'.'.join(shape.records)} list (found {found})")
-    envelope = {key: orjson.loads(value)
-                for key, value in zip(shape.envelope, result.column("envelope")[0].as_py(),
-                                      strict=True) if value is not None}
-    rows = result if result.column("size")[0].as_py() else result.slice(0, 0)
+    return Head({key: orjson.loads(value)
+                 for key, value in zip(shape.envelope, envelope, strict=True)
+                 if value is not None}, size or 0, text)
+
+
+def _table(shape: PageShape, rows: pa.Table, account_id: str | None) -> pa.Table:
+    """A page's rows as its raw table, copied out of DuckDB's result (combine_chunks),
+    which is then freed at once: tables that held on to it, freed later in the loader's
+    thread, grew RSS with N."""
     n = rows.num_rows
     fetched_at = pa.scalar(datetime.now(UTC), TIMESTAMP)
-    # copied out of DuckDB's result (combine_chunks), which is then freed here, at once:
-    # tables that held on to it, freed later in the loader's thread, grew RSS with N
-    table = pa.Table.from_arrays([
+    return pa.Table.from_arrays([
         rows.column("call_id").combine_chunks(), _started_at(rows, len(shape.cursors)),
         pa.repeat(pa.scalar(account_id, pa.string()), n),
         rows.column("record").combine_chunks(), pa.repeat(fetched_at, n),
     ], schema=RAW_CALL_SCHEMA)
-    return Page(table, envelope)
 
 
 def _bytes(body: bytes | str) -> bytes:

@@ -7,18 +7,28 @@ a numbered one may add `pages_after` to be read ahead.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any, Literal, Protocol
 
 import dlt
 import pyarrow as pa
 
 from sources._http import Http
+from sources._native import (
+    BATCH_BYTES,
+    Head,
+    Page,
+    PageShape,
+    Pending,
+    read_head,
+    read_page,
+    read_pages,
+)
 from sources._native import RAW_CALL_SCHEMA as RAW_CALL_SCHEMA
-from sources._native import Page, PageShape, read_page
 from sources._native import parse_timestamps as parse_timestamps
 
 # Every raw call table has these columns: the parsed id and cursor (per the contract's
@@ -66,7 +76,9 @@ class Paginator(Protocol):
 
     def update_state(self, body: Mapping[str, Any], records: pa.Table) -> None:
         """Read a page: `body` holds the envelope keys its `PageShape` names (a key the
-        page lacks is absent), `records` the page's raw table."""
+        page lacks is absent), `records` the page's raw table; a paginator whose class
+        sets `envelope_only = True` reads only `len(records)` of it, and gets a `Head`
+        (the page before its records are parsed)."""
         ...
 
     def update_request(self, params: dict[str, Any]) -> str | None:
@@ -74,9 +86,27 @@ class Paginator(Protocol):
         ...
 
 
-def reader(shape: PageShape, account_id: str | None = None) -> Callable[[bytes], Page]:
-    """What a walk does with each body (in the thread that fetched it): `read_page`."""
-    return partial(read_page, shape, account_id=account_id)
+@dataclass(frozen=True)
+class PageReader:
+    """What a walk does with each body (in the thread that fetched it): the whole page
+    (`read_page`), or its head only (`read_head`), the records parsed later in batches."""
+
+    shape: PageShape
+    account_id: str | None = None
+
+    def __call__(self, body: bytes) -> Page:
+        return read_page(self.shape, body, self.account_id)
+
+    def head(self, body: bytes) -> Head:
+        return read_head(self.shape, body)
+
+    def records(self, heads: list[Head]) -> list[Pending]:
+        return read_pages(self.shape, heads, self.account_id)
+
+
+def reader(shape: PageShape, account_id: str | None = None) -> PageReader:
+    """The page reader of `shape` for the partition `account_id`."""
+    return PageReader(shape, account_id)
 
 
 # A numbered walk keeps this many pages requested beyond the next one (its paginator's
@@ -89,17 +119,22 @@ READ_AHEAD = 1
 
 def walk(
     http: Http, path: str, params: dict[str, Any], paginator: Paginator,
-    read: Callable[[bytes], Page],
+    read: PageReader,
     last: Callable[[pa.Table], bool] | None = None,
     tally: bool = True,
 ) -> Iterator[pa.Table]:
-    """GET `path` page by page, yielding each page's raw table (`read` of its body, in
-    the fetching thread: natively, without the interpreter lock).
+    """GET `path` page by page, yielding each page's raw table, in order.
 
     The next page is requested (in a thread of its own) before this one is yielded, so the
     network and the server overlap the caller's work on it. A page for which `last` is
     true ends the walk (the caller needs no later page), and no page after it is asked for
     (but those already read ahead).
+
+    Where the paginator reads only the envelope and the number of records
+    (`envelope_only`) and no `last` needs the records, only each page's head is read
+    before the next page is asked for; the records of `BATCH_BYTES` of bodies are parsed
+    together while the walk goes on. Otherwise each page is parsed whole in the thread
+    that fetched it (off the interpreter lock) before the next is asked for.
 
     A paginator with `pages_after(params, n)` (the params of at most `n` pages that surely
     follow the one `params` names) is read ahead: from the second page on, `READ_AHEAD`
@@ -110,16 +145,32 @@ def walk(
     walk reaches its end, the meter gets the paginator's `api_count` (what the API said
     the window holds, read from the first page; None where it says nothing, or when the
     walk stopped early). Without it (re-fetching unfinished calls) they count as
-    `followed`.
+    `followed`. A walk that fails still yields every page read before the failure.
     """
     paginator.init_request(params)
     ahead = getattr(paginator, "pages_after", None)
+    deferred = last is None and getattr(paginator, "envelope_only", False)
+    fetch: Callable[[bytes], Page | Head] = read.head if deferred else read
     workers = 1 + (READ_AHEAD if ahead else 0)
     queued: dict[tuple[tuple[str, Any], ...], Future[Any]] = {}
+    heads: list[Head] = []  # read, their records not yet handed to the parser
+    size = 0
+    batches: deque[list[Pending]] = deque()  # handed to the parser, not yet yielded
 
     def request(page: dict[str, Any]) -> Future[Any]:
         early = queued.pop(_key(page), None) if queued else None
-        return early or pool.submit(http.get_page, path, dict(page), read)
+        return early or pool.submit(http.get_page, path, dict(page), fetch)
+
+    def parsed(every: bool) -> Iterator[pa.Table]:
+        """The batches being parsed but the newest (`every`: all of them, and the heads
+        not handed over yet), in order."""
+        nonlocal heads, size
+        if every and heads:
+            batches.append(read.records(heads))
+            heads, size = [], 0
+        while len(batches) > (0 if every else 1):
+            for page in batches.popleft():
+                yield page.result()
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="walk") as pool:
         pending: Future[Any] | None = request(params)
@@ -128,19 +179,27 @@ def walk(
         stopped = False  # cut short (by `last`, or closed): the count is not of what was read
         try:
             while pending is not None:
-                page: Page = pending.result()
-                records = page.table
-                paginator.update_state(page.envelope, records)
+                try:
+                    page: Page | Head = pending.result()
+                except BaseException:
+                    yield from parsed(every=True)  # what was read before the failure
+                    raise
+                if isinstance(page, Head):
+                    paginator.update_state(page.envelope, page)  # type: ignore[arg-type]
+                    n = page.size
+                else:
+                    paginator.update_state(page.envelope, page.table)
+                    n = page.table.num_rows
                 done += 1
                 if done == 1:
                     api_count = getattr(paginator, "api_count", None)
                 pending = None
-                cut = bool(last and last(records))
+                cut = bool(last and isinstance(page, Page) and last(page.table))
                 stopped = stopped or (cut and paginator.has_next_page)
                 if paginator.has_next_page and not cut:
                     url = paginator.update_request(params)
                     if url:
-                        pending = pool.submit(http.get_page, url, None, read)
+                        pending = pool.submit(http.get_page, url, None, fetch)
                     else:
                         pending = request(params)
                         if ahead:
@@ -148,13 +207,22 @@ def walk(
                                 key = _key(ahead_page)
                                 if key not in queued:
                                     queued[key] = pool.submit(http.get_page, path,
-                                                              dict(ahead_page), read)
-                n = records.num_rows
+                                                              dict(ahead_page), fetch)
                 http.meter.count(pages=1, records=n, received=n if tally else 0,
                                  followed=0 if tally else n)
                 if done == 1 and api_count is not None:
                     http.meter.expect(api_count)  # progress can estimate what is left
-                yield records
+                if isinstance(page, Page):
+                    yield page.table
+                    continue
+                heads.append(page)
+                size += len(page.body)
+                if size >= BATCH_BYTES:
+                    batches.append(read.records(heads))
+                    heads, size = [], 0
+                # a batch is yielded once the next is handed over (or the walk ended): the
+                # parser works while pages are fetched, and two batches at most are held
+                yield from parsed(every=pending is None)
         except GeneratorExit:
             stopped = stopped or pending is not None  # closed before the last page
             raise
@@ -164,6 +232,9 @@ def walk(
             for future in (pending, *queued.values()):
                 if future is not None:
                     future.cancel()
+            for batch in batches:
+                for left in batch:
+                    left.cancel()
 
 
 def numbered_pages(params: dict[str, Any], page: int, n: int, total: int,

@@ -11,7 +11,7 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from sources._http import Meter
+from sources._http import Meter, ProviderError
 from sources._native import PageShape, records_table
 from sources._pages import READ_AHEAD, batched, reaches_before, reader, walk
 
@@ -239,3 +239,65 @@ def test_a_re_read_for_unfinished_calls_is_not_received() -> None:
     list(walk(http, "/calls", {}, WithCount(2), READ,  # type: ignore[arg-type]
               tally=False))
     assert (http.meter.received, http.meter.followed, http.meter.api_count) == (0, 3, None)
+
+
+class EnvelopeOnly(ByNumber):
+    """`ByNumber`, reading only how many records a page has: a deferred walk's paginator."""
+
+    envelope_only = True
+
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.seen: list[type] = []
+
+    def update_state(self, body: Any, records: Any) -> None:
+        self.seen.append(type(records))
+        super().update_state(body, records)
+
+
+@pytest.mark.parametrize(("batch_bytes", "batches"), [(1, 4), (10**9, 1)])
+def test_an_envelope_only_walk_parses_records_in_batches_in_order(
+        monkeypatch: pytest.MonkeyPatch, batch_bytes: int, batches: int) -> None:
+    import sources._pages as pages
+
+    handed: list[int] = []
+    real = pages.read_pages
+
+    def spy(shape: PageShape, heads: list[Any], account_id: str | None) -> Any:
+        handed.append(len(heads))
+        return real(shape, heads, account_id)
+
+    monkeypatch.setattr(pages, "BATCH_BYTES", batch_bytes)
+    monkeypatch.setattr(pages, "read_pages", spy)
+    rows = [[{"id": f"{n}-{i}", "started_at": "2026-03-09T10:00:00Z"} for i in range(2)]
+            for n in range(3)] + [[{"id": "3-0", "started_at": "soon"}]]
+    http = Pages(rows)
+    paginator = EnvelopeOnly(2)
+    got = list(walk(http, "/calls", {}, paginator, READ))  # type: ignore[arg-type]
+    assert [t.column("call_id").to_pylist() for t in got] == [
+        [r["id"] for r in page_rows] for page_rows in rows]
+    assert got[0].column("account_id").to_pylist() == ["acct", "acct"]
+    assert got[-1].column("started_at").to_pylist() == [None]
+    assert len(handed) == batches and sum(handed) == 4
+    assert [t.__name__ for t in paginator.seen] == ["Head"] * 4  # no records parsed first
+    assert http.meter.pages == 4 and http.meter.records == 7
+
+
+def test_an_envelope_only_walk_that_fails_still_yields_the_pages_it_read(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import sources._pages as pages
+
+    class Failing(Pages):
+        def get_page(self, path: str, params: Mapping[str, Any] | None,
+                     read: Callable[[bytes], Any]) -> Any:
+            if len(self.asked) == 2:
+                raise ProviderError("test", "page 3 failed")
+            return super().get_page(path, params, read)
+
+    monkeypatch.setattr(pages, "BATCH_BYTES", 10**9)  # all in one batch, never handed over
+    http = Failing([records("2026-03-09T10:00:00Z", "2026-03-09T11:00:00Z")] * 3)
+    got: list[pa.Table] = []
+    with pytest.raises(ProviderError, match="page 3 failed"):
+        for table in walk(http, "/calls", {}, EnvelopeOnly(2), READ):  # type: ignore[arg-type]
+            got.append(table)
+    assert [t.num_rows for t in got] == [2, 2]

@@ -46,6 +46,8 @@ class OffsetPagePaginator:
     or the docs' `{total, batch, page, data}`); the page's size is always `len(data)`.
     """
 
+    envelope_only = True  # reads `len(records)` only: the walk parses records in batches
+
     def __init__(self, count: int) -> None:
         self.count = count
         self.page = 1

@@ -55,6 +55,8 @@ class PageTokenPaginator:
     not depend on the order the server returns records in.
     """
 
+    envelope_only = True  # reads `len(records)` only: the walk parses records in batches
+
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.has_next_page = True
