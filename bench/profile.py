@@ -4,7 +4,8 @@
 
 One backfill on an empty warehouse runs under `py-spy record` (100 samples a second,
 every thread, Python frames); each sample is charged to its thread's role and to the
-innermost frame of callsync's own code (else the innermost frame). The simulator's CPU
+innermost frame of callsync's own code (else the innermost frame). Samples whose thread
+waits (a lock, a queue, a socket read: the server's bytes) are left out. The simulator's CPU
 time (its processes, from /proc) is printed beside it: on a 2-core machine the fake and
 callsync share the cores.
 """
@@ -28,13 +29,17 @@ RATE = 100  # samples a second
 ROLES = [  # thread name prefix -> what the thread does in a sync
     ("MainThread", "main (start-up, model build, readers' copy)"),
     ("page-parser", "page parser (DuckDB, off the GIL)"),
+    ("page-head", "page head (DuckDB, off the GIL)"),
     ("walk", "page fetch (HTTP)"),
     ("ThreadPoolExecutor", "provider (dlt extract, normalize)"),
     ("dlt-pool", "dlt load (DuckDB)"),
+    ("progress", "progress line"),
 ]
 OURS = re.compile(r"\((?:sources|pipelines|transforms)/")
-IDLE = re.compile(r"^(wait|_wait_for_tstate_lock|get|_worker|select|poll) \((threading|"
-                  r"queue|concurrent/futures/thread|selectors)\.py")
+# a leaf frame where the thread waits (for a lock, a queue, the server's bytes), not works
+IDLE = re.compile(r"^(\w+\.)?(wait|_wait_for_tstate_lock|get|_worker|select|poll|read|"
+                  r"is_socket_readable) \((threading|queue|concurrent/futures/thread|selectors|"
+                  r"httpcore/_backends/sync|httpcore/_utils)\.py")
 
 
 def role(thread: str) -> str:

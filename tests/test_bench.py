@@ -62,6 +62,9 @@ def test_the_profile_charges_samples_to_roles_and_our_innermost_frame() -> None:
         "thread (2): page-parser_1;_worker (concurrent/futures/thread.py:83);"
         "_run (sources/_native.py:250);_execute (sources/_native.py:204) 70",
         "thread (2): page-parser_1;_worker (concurrent/futures/thread.py:81) 500",  # idle
+        "thread (1): walk_0;get_page (sources/_http.py:210);Condition.wait (threading.py:327) 8",
+        "thread (1): walk_0;get_page (sources/_http.py:210);"
+        "SyncStream.read (httpcore/_backends/sync.py:128) 5",
         "thread (3): MainThread;main (pipelines/cli.py:3);_find_and_load (<frozen>:1) 9",
         "thread (4): odd-thread;f (lib.py:1) 1",
     ])
