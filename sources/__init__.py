@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 
 # pyarrow's default pool (jemalloc/mimalloc) keeps what pages freed; the system allocator
 # gives it back (-95 MiB at 1M calls). Read once, when pyarrow is first imported: here,
 # before any source imports it, also when a source runs in someone else's dlt pipeline.
 os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
-# DuckDB's Python client looks for pandas on every statement with parameters; where pandas
-# is not installed, each look is a failed import that searches sys.path (~0.15 ms, twice
-# a page). Marked absent, the import fails at once, as for any missing module.
-if "pandas" not in sys.modules and importlib.util.find_spec("pandas") is None:
-    sys.modules["pandas"] = None  # type: ignore[assignment]
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
