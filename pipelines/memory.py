@@ -1,18 +1,35 @@
-"""Giving freed memory back to the operating system between the phases of a sync."""
+"""Memory between and inside the phases of a sync: what extraction leaves is given back
+before the loads and the build, and DuckDB works under a small cap, getting the ceiling
+(`[callsync] memory_limit`) only for the statement that needs it."""
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
 import gc
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import dlt
+import duckdb
+
+from pipelines.warehouse import destination, memory_ceiling, working_limit
+
+log = logging.getLogger("callsync.memory")
+T = TypeVar("T")
 
 
 def release_memory() -> None:
-    """Collect garbage, then ask glibc to return its free heap pages (a no-op elsewhere).
+    """Close the page parser's DuckDB, collect garbage, then ask glibc to return its free
+    heap pages (a no-op elsewhere).
 
     Extraction threads leave freed Arrow buffers and pages in malloc's arenas; without
     this the process keeps them through the model build, and peak RSS adds up.
     """
+    close_parser()
     gc.collect()
     name = ctypes.util.find_library("c")
     if not name:
@@ -22,3 +39,88 @@ def release_memory() -> None:
     except (OSError, AttributeError):  # not glibc (musl, macOS)
         return
     trim(0)
+
+
+def close_parser() -> None:
+    """Close the in-memory DuckDB that parsed the pages (`sources._native`), with every
+    thread's cursor of it: its buffers and caches go back. A later page read (another
+    sync in the same process) opens a new one."""
+    from sources import _native
+
+    lock = getattr(_native, "_lock", None)
+    if lock is None or not hasattr(_native, "_database"):  # the parser changed shape
+        return
+    with lock:
+        database, _native._database = _native._database, None
+        _native._local = _native.threading.local()
+    if database is not None:
+        database.close()  # its cursors close with it
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether DuckDB's out-of-memory error is `exc` or its cause (dlt wraps it, and keeps
+    only its text in a retried load job's failure)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, duckdb.OutOfMemoryException) or \
+                "Out of Memory Error" in str(current):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def roomier(con: duckdb.DuckDBPyConnection, run: Callable[[], T]) -> T:
+    """`run()` under `con`'s working cap; when DuckDB runs out of memory there, once more
+    under the ceiling (`[callsync] memory_limit`), then back to the working cap.
+
+    `run` must be safe to repeat (a model build is: it runs in a transaction).
+    """
+    try:
+        return run()
+    except duckdb.OutOfMemoryException:
+        ceiling, working = memory_ceiling(), working_limit()
+        if ceiling == working:
+            raise
+        log.info("DuckDB ran out of memory under %s: again under memory_limit %s",
+                 working, ceiling)
+    _set_limit(con, ceiling)
+    try:
+        return run()
+    finally:
+        _set_limit(con, working)
+
+
+def load(pipeline: dlt.Pipeline, warehouse: Path) -> Any:
+    """`pipeline.load()` under the working cap; a load that ran out of memory there is
+    finished under the ceiling (dlt keeps the package: nothing is lost or loaded twice)."""
+    try:
+        return pipeline.load()
+    except Exception as exc:
+        if not out_of_memory(exc) or memory_ceiling() == working_limit():
+            raise
+        log.info("%s: DuckDB ran out of memory loading under %s: again under "
+                 "memory_limit %s", pipeline.pipeline_name, working_limit(), memory_ceiling())
+    return pipeline.load(destination=destination(warehouse, roomy=True))
+
+
+def _set_limit(con: duckdb.DuckDBPyConnection, limit: str) -> None:
+    con.execute("set memory_limit = '" + limit.replace("'", "''") + "'")
+
+
+class Countdown:
+    """Calls `then` once, when `done` has been called `n` times (from any thread): the
+    last provider to finish extracting releases what extraction held, before its load."""
+
+    def __init__(self, n: int, then: Callable[[], None]) -> None:
+        self._left = n
+        self._then = then
+        self._lock = threading.Lock()
+
+    def done(self) -> None:
+        with self._lock:
+            self._left -= 1
+            last = self._left == 0
+        if last:
+            self._then()

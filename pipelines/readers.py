@@ -32,6 +32,7 @@ import duckdb
 from dlt.common.configuration.exceptions import ConfigValueCannotBeCoercedException
 
 from pipelines.lock import WarehouseLock
+from pipelines.memory import roomier
 from pipelines.transform import table_exists
 from pipelines.warehouse import connect
 from sources._http import ConfigError
@@ -99,9 +100,13 @@ def publish(con: duckdb.DuckDBPyConnection, warehouse: Path,
         return out
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        _write_database(con, database, out.tables, incremental)
-        for table in out.tables:
-            _write_parquet(con, folder / f"{table}.parquet", table)
+
+        def write() -> None:  # whole files, each replaced atomically: safe to repeat
+            _write_database(con, database, out.tables, incremental)
+            for table in out.tables:
+                _write_parquet(con, folder / f"{table}.parquet", table)
+
+        roomier(con, write)
     except (OSError, duckdb.Error) as exc:
         raise PublishError(_reason(exc, database.parent)) from None
     log.debug("published %s -> %s", ", ".join(out.tables), database)

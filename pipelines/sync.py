@@ -25,7 +25,7 @@ from dlt.common.configuration.exceptions import (
     ConfigValueCannotBeCoercedException,
 )
 
-from pipelines import readers, runs, transform
+from pipelines import memory, readers, runs, transform
 from pipelines.engines import spark as spark_engine
 from pipelines.errors import one_line
 from pipelines.failpoints import failpoint
@@ -164,10 +164,12 @@ def run(
         database = threading.Lock()
         meters = {o.slug: sources[o.slug][1] for o in started}
         target = (spark.destination(), pipelines_dir(warehouse)) if spark else None
+        # the parser's DuckDB and what extraction freed go back before the last load
+        extracted = memory.Countdown(len(started), release_memory)
         with Progress(meters), ThreadPoolExecutor(max_workers=max(1, len(started))) as pool:
             list(pool.map(lambda o: _sync_one(warehouse, sources[o.slug], o, database,
-                                                target), started))
-        release_memory()  # what extraction and loads freed, back to the OS before the build
+                                                target, extracted), started))
+        release_memory()  # what the loads freed, back to the OS before the build
         if spark is not None:  # the marts as Parquet datasets in the bucket
             with spark_engine.recorded(spark, result):
                 spark_engine.build_after_sync(spark, result)
@@ -237,14 +239,20 @@ def _provider_error(exc: BaseException) -> ProviderError | None:
 def _sync_one(
     warehouse: Path, made: tuple[Any, Meter], outcome: ProviderResult,
     database: threading.Lock, target: tuple[Any, Path] | None = None,
+    extracted: memory.Countdown | None = None,
 ) -> None:
     """One provider's extract, normalize and load; `target` (another engine's dlt
-    destination and working folder) replaces the DuckDB file's."""
+    destination and working folder) replaces the DuckDB file's; `extracted` is told when
+    the extraction ended."""
     outcome.started_at = runs.now()
-    pipeline = _extract(warehouse, made, outcome, database, target)
+    try:
+        pipeline = _extract(warehouse, made, outcome, database, target)
+    finally:
+        if extracted is not None:
+            extracted.done()
     outcome.window_start = runs.window_start(made[0])
     if pipeline is not None:
-        _finish(pipeline, outcome, database)
+        _finish(pipeline, outcome, database, None if target else warehouse)
     outcome.finished_at = runs.now()
 
 
@@ -270,7 +278,7 @@ def _extract(
                 log.info("%s: finishing the load a previous run left", outcome.slug)
                 finish_normalize_commit(pipeline, outcome.slug)
                 pipeline.normalize()
-                pipeline.load()
+                _load(pipeline, None if target else warehouse)
         with _timed(outcome.slug, "extracted"):
             pipeline.extract(source)
         failpoint("after_extract")
@@ -305,15 +313,17 @@ def finish_normalize_commit(pipeline: dlt.Pipeline, slug: str) -> None:
             pipeline._get_normalize_storage().extracted_packages.delete_package(load_id)
 
 
-def _finish(pipeline: dlt.Pipeline, outcome: ProviderResult, database: threading.Lock) -> None:
-    """Normalize and load what `_extract` left in the working folder."""
+def _finish(pipeline: dlt.Pipeline, outcome: ProviderResult, database: threading.Lock,
+            warehouse: Path | None = None) -> None:
+    """Normalize and load what `_extract` left in the working folder (into `warehouse`,
+    the DuckDB file, if given: with the memory ceiling as a fallback)."""
     began = time.monotonic()
     try:
         with _timed(outcome.slug, "normalized"):
             pipeline.normalize()
         failpoint("after_normalize")
         with database, _timed(outcome.slug, "loaded"):
-            pipeline.load()
+            _load(pipeline, warehouse)
         failpoint("after_load")
         outcome.ok = True
     except Exception as exc:
@@ -331,6 +341,13 @@ def _finish(pipeline: dlt.Pipeline, outcome: ProviderResult, database: threading
                     outcome.records += n
                 else:
                     outcome.others += n
+
+
+def _load(pipeline: dlt.Pipeline, warehouse: Path | None) -> None:
+    if warehouse is None:  # another engine's destination
+        pipeline.load()
+    else:
+        memory.load(pipeline, warehouse)
 
 
 @contextmanager
@@ -355,11 +372,14 @@ def _build(warehouse: Path, result: SyncResult) -> None:
     began = time.monotonic()
     try:
         with connect(warehouse) as con:
-            report = transform.build(con, all_raw_columns(), incremental=True)
-            for outcome in result.providers:
-                outcome.new = report.new.get(outcome.slug, 0)
-                outcome.updated = report.updated.get(outcome.slug, 0)
-            result.rejected, result.unknown = quality(con, since=result.began_at)
+            def build() -> None:
+                report = transform.build(con, all_raw_columns(), incremental=True)
+                for outcome in result.providers:
+                    outcome.new = report.new.get(outcome.slug, 0)
+                    outcome.updated = report.updated.get(outcome.slug, 0)
+                result.rejected, result.unknown = quality(con, since=result.began_at)
+
+            memory.roomier(con, build)
     except duckdb.Error as exc:
         log.debug("the model build failed", exc_info=True)
         result.build_error = f"models not built: {_one_line(exc)}"

@@ -198,7 +198,17 @@ def build(
     """Build every model; with `incremental`, `calls` only for keys with new raw rows.
 
     Then the data-quality rules run over `calls` into `call_checks` (`pipelines.checks`).
+    A build that runs out of memory under DuckDB's working cap runs again under the
+    ceiling (`pipelines.memory.roomier`).
     """
+    from pipelines.memory import roomier
+
+    return roomier(con, lambda: _build(con, raw_columns, incremental))
+
+
+def _build(
+    con: duckdb.DuckDBPyConnection, raw_columns: Mapping[str, str], incremental: bool,
+) -> BuildReport:
     con.execute("set TimeZone = 'UTC'")
     con.execute("create schema if not exists staging")
     report = BuildReport()

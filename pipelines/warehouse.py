@@ -66,22 +66,70 @@ def missing(warehouse: Path) -> str:
 
 
 # DuckDB's default cap is 80 % of RAM: a full model build of 1M calls peaked at 910 MiB
-# here. A cap (DuckDB spills to disk beyond it) and unordered inserts keep loads and builds
-# leaner; at 1M calls 512 MB cost the full build ~8 % time, 256 MB ~60 % (bench/README.md).
-# `[callsync] memory_limit` (env CALLSYNC__MEMORY_LIMIT) changes it.
+# here. `[callsync] memory_limit` (env CALLSYNC__MEMORY_LIMIT) is the ceiling; loads and
+# builds start under the smaller `[callsync] working_memory_limit` and get the ceiling
+# only when DuckDB runs out of memory under it (`pipelines.memory`): at 1M calls 128 MB
+# kept the whole sync's peak under ~400 MiB, while a full build of 10M calls and loads of
+# records of several KB each need the 512 MB (bench/README.md, "Memory flat in N").
 DEFAULT_MEMORY_LIMIT = "512MB"
+DEFAULT_WORKING_MEMORY_LIMIT = "128MB"
+LOAD_MEMORY_LIMIT = "64MB"  # dlt's loads: one INSERT from parquet each, on one thread
+_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 
 
-def settings() -> dict[str, Any]:
-    """DuckDB settings of every connection callsync opens. Every model orders what it needs
-    explicitly, so insertion order need not be kept."""
+def memory_ceiling() -> str:
+    """`[callsync] memory_limit`: the most DuckDB may use, as configured (default 512MB)."""
     limit: object = dlt.config.get("callsync.memory_limit") or DEFAULT_MEMORY_LIMIT
-    return {"memory_limit": str(limit), "preserve_insertion_order": False}
+    return str(limit).strip()
 
 
-def destination(warehouse: Path) -> Any:
-    """dlt's DuckDB destination for `warehouse`, with the memory settings."""
-    return dlt.destinations.duckdb({"database": str(warehouse), "global_config": settings()})
+def working_limit() -> str:
+    """The cap loads and builds start under: `[callsync] working_memory_limit` (default
+    128MB), or the ceiling where that is smaller or either is not a size in bytes."""
+    working: object = (dlt.config.get("callsync.working_memory_limit")
+                       or DEFAULT_WORKING_MEMORY_LIMIT)
+    return _smaller(str(working).strip(), memory_ceiling())
+
+
+def _smaller(a: str, b: str) -> str:
+    size_a, size_b = _bytes(a), _bytes(b)
+    return a if size_a is not None and size_b is not None and size_a < size_b else b
+
+
+def _bytes(text: str) -> int | None:
+    """A DuckDB size (`512MB`, `1.5GiB`, `100000 B`) in bytes; None for other forms."""
+    number = text.strip().lower()
+    for unit in sorted(_UNITS, key=len, reverse=True):
+        if number.endswith(unit):
+            try:
+                return int(float(number[:-len(unit)].strip()) * _UNITS[unit])
+            except ValueError:
+                return None
+    return None
+
+
+def settings(roomy: bool = False) -> dict[str, Any]:
+    """DuckDB settings of every connection callsync opens: the working cap (the ceiling
+    with `roomy`). Every model orders what it needs explicitly, so insertion order need
+    not be kept. The allocator's background thread returns freed memory to the system
+    within a second instead of keeping it until the next allocation (measured: ~70 MiB
+    less at a build's peak)."""
+    return {"memory_limit": memory_ceiling() if roomy else working_limit(),
+            "preserve_insertion_order": False, "allocator_background_threads": True}
+
+
+def destination(warehouse: Path, roomy: bool = False) -> Any:
+    """dlt's DuckDB destination for `warehouse`, with the memory settings; unless `roomy`,
+    under `LOAD_MEMORY_LIMIT` on one thread: each thread inserting rows holds ~80 MB
+    beyond the cap (an INSERT of 1M SIPSIM calls from parquet peaked ~330 MiB above the
+    process on 2 threads under 128 MB, ~210 on one, ~150 on one under 64 MB, for a load
+    1-2 s longer)."""
+    config = settings(roomy)
+    if not roomy:
+        config["memory_limit"] = _smaller(LOAD_MEMORY_LIMIT, config["memory_limit"])
+        config["threads"] = 1
+    return dlt.destinations.duckdb({"database": str(warehouse), "global_config": config})
 
 
 def connect(warehouse: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
