@@ -9,7 +9,8 @@ import ctypes.util
 import gc
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -42,19 +43,11 @@ def release_memory() -> None:
 
 
 def close_parser() -> None:
-    """Close the in-memory DuckDB that parsed the pages (`sources._native`), with every
-    thread's cursor of it: its buffers and caches go back. A later page read (another
-    sync in the same process) opens a new one."""
+    """Close the in-memory DuckDB that parsed the pages (`sources._native.close`): its
+    buffers and caches go back; a later page read opens a new one."""
     from sources import _native
 
-    lock = getattr(_native, "_lock", None)
-    if lock is None or not hasattr(_native, "_database"):  # the parser changed shape
-        return
-    with lock:
-        database, _native._database = _native._database, None
-        _native._local = _native.threading.local()
-    if database is not None:
-        database.close()  # its cursors close with it
+    _native.close()
 
 
 def out_of_memory(exc: BaseException) -> bool:
@@ -103,6 +96,16 @@ def load(pipeline: dlt.Pipeline, warehouse: Path) -> Any:
         log.info("%s: DuckDB ran out of memory loading under %s: again under "
                  "memory_limit %s", pipeline.pipeline_name, working_limit(), memory_ceiling())
     return pipeline.load(destination=destination(warehouse, roomy=True))
+
+
+@contextmanager
+def under_ceiling(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """`con` under the ceiling (`[callsync] memory_limit`) inside, its working cap after."""
+    _set_limit(con, memory_ceiling())
+    try:
+        yield
+    finally:
+        _set_limit(con, working_limit())
 
 
 def _set_limit(con: duckdb.DuckDBPyConnection, limit: str) -> None:

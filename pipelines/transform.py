@@ -198,12 +198,17 @@ def build(
     """Build every model; with `incremental`, `calls` only for keys with new raw rows.
 
     Then the data-quality rules run over `calls` into `call_checks` (`pipelines.checks`).
-    A build that runs out of memory under DuckDB's working cap runs again under the
-    ceiling (`pipelines.memory.roomier`).
+    An incremental build runs under DuckDB's working cap, and again under the ceiling if
+    it ran out of memory there (`pipelines.memory.roomier`); a full rebuild (`callsync
+    transform`) runs under the ceiling at once: at 10M calls it cannot fit the working cap,
+    and a failed first attempt cost 250 s.
     """
-    from pipelines.memory import roomier
+    from pipelines.memory import roomier, under_ceiling
 
-    return roomier(con, lambda: _build(con, raw_columns, incremental))
+    if incremental:
+        return roomier(con, lambda: _build(con, raw_columns, incremental))
+    with under_ceiling(con):
+        return _build(con, raw_columns, incremental)
 
 
 def _build(

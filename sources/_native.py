@@ -210,6 +210,17 @@ def _cursor() -> duckdb.DuckDBPyConnection:
     return cursor
 
 
+def close() -> None:
+    """Close the parsing database and forget every thread's cursor of it (its memory goes
+    back); the next page read opens a new one. Call it when no page is being read."""
+    global _database, _local
+    with _lock:
+        database, _database = _database, None
+        _local = threading.local()
+    if database is not None:
+        database.close()  # its cursors close with it
+
+
 def _execute(sql: str, bodies: list[bytes]) -> pa.Table:
     return _cursor().execute(sql, [bodies]).to_arrow_table()
 

@@ -133,3 +133,16 @@ def test_countdown_calls_once_at_zero() -> None:
     assert calls == []
     countdown.done()
     assert calls == [1]
+
+
+def test_a_full_rebuild_runs_under_the_ceiling_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CALLSYNC__WORKING_MEMORY_LIMIT", "4MB")
+    seen: list[str] = []
+    with connect(tmp_path / "w.duckdb") as con:
+        with memory.under_ceiling(con):
+            seen.append(setting(con, "memory_limit"))
+            con.execute(HUNGRY)  # no out-of-memory first, no second attempt
+        assert setting(con, "memory_limit") == "3.8 MiB"  # the working cap again
+    assert seen == ["488.2 MiB"]  # DuckDB's way of saying 512MB
