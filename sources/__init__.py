@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from sources import _nopandas as _nopandas  # DuckDB's failed pandas imports, fast
 from sources import bland
 from sources.bland import settings as bland_settings
 from sources.jambonz import jambonz_source

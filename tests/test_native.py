@@ -170,3 +170,21 @@ def test_a_page_read_among_others_keeps_its_own_rows_and_envelope() -> None:
     for n, page in pages.items():
         assert page.envelope == {"pagination": {"page": str(n)}}
         assert page.table.column("call_id").to_pylist() == [f"{n}-{i}" for i in range(n)]
+
+
+def test_without_pandas_its_import_fails_at_once_and_duckdb_still_binds() -> None:
+    import importlib.machinery
+    import sys
+
+    import duckdb
+
+    from sources._nopandas import NoPandas
+
+    installed = importlib.machinery.PathFinder.find_spec("pandas") is not None
+    assert any(isinstance(f, NoPandas) for f in sys.meta_path) is not installed
+    if not installed:
+        assert isinstance(sys.meta_path[0], NoPandas)
+        with pytest.raises(ModuleNotFoundError, match="pandas"):
+            import pandas  # noqa: F401
+    found = duckdb.connect().execute("select ?::varchar, ?", [b"x", 1]).fetchall()
+    assert found == [("x", 1)]
