@@ -45,9 +45,10 @@ _MACROS = Path(__file__).resolve().parent.parent / "transforms" / "macros" / "no
 # on 2 cores either.
 PARSERS = 2
 # Bodies of one endpoint waiting for a parser are parsed together, up to this many bytes
-# (~8 of SIPSIM's 470 KB pages): planning the statement (~2 ms, as much as parsing a page)
-# is then paid once per batch (measured: 5.3 ms a SIPSIM page alone, 2.2 ms in eight).
-BATCH_BYTES = 4_000_000
+# (~4 of SIPSIM's 470 KB pages): planning the statement (~2 ms, as much as parsing a page)
+# is then paid once per batch (measured: 5.3 ms a SIPSIM page alone, 2.9 ms in four, 2.2
+# in eight; 4 MB batches held ~30-50 MiB more while four providers were read at once).
+BATCH_BYTES = 2_000_000
 MEMORY_LIMIT = "128MB"
 
 _SETUP = """
