@@ -228,14 +228,23 @@ def _execute(sql: str, bodies: list[bytes]) -> pa.Table:
 
 def _parse(sql: str, text: bytes) -> pa.Table:
     """`sql` over one body, in a parser thread, batched with others waiting for it."""
-    done: Future[pa.Table] = Future()
+    return _enqueue(sql, [text])[0].result()
+
+
+def _enqueue(sql: str, bodies: list[bytes]) -> list[Future[pa.Table]]:
+    """`bodies` queued for `sql`, a future each: the bodies that arrive before a parser
+    takes the first waiting one join its batch."""
+    futures: list[Future[pa.Table]] = []
     with _lock:
         waiting = _waiting.setdefault(sql, [])
-        waiting.append((text, done))
-        first = len(waiting) == 1
-    if first:  # the bodies that arrive before a parser takes this one join its batch
+        first = not waiting
+        for body in bodies:
+            done: Future[pa.Table] = Future()
+            waiting.append((body, done))
+            futures.append(done)
+    if first and bodies:
         _parsers.submit(_drain, sql)
-    return done.result()
+    return futures
 
 
 def _drain(sql: str) -> None:
@@ -327,17 +336,9 @@ def read_pages(shape: PageShape, heads: list[Head], account_id: str | None,
                ) -> list[Pending]:
     """The raw tables of pages whose heads were read, parsed in as few statements as
     `BATCH_BYTES` allows: one `Pending` per page, in order."""
-    pending: list[Pending] = []
-    with _lock:
-        waiting = _waiting.setdefault(shape.sql, [])
-        first = not waiting
-        for head in heads:
-            done: Future[pa.Table] = Future()
-            waiting.append((head.body, done))
-            pending.append(Pending(shape, head, account_id, done))
-    if first and heads:
-        _parsers.submit(_drain, shape.sql)
-    return pending
+    futures = _enqueue(shape.sql, [head.body for head in heads])
+    return [Pending(shape, head, account_id, done)
+            for head, done in zip(heads, futures, strict=True)]
 
 
 @dataclass
