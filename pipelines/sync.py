@@ -372,14 +372,13 @@ def _build(warehouse: Path, result: SyncResult) -> None:
     began = time.monotonic()
     try:
         with connect(warehouse) as con:
-            def build() -> None:
-                report = transform.build(con, all_raw_columns(), incremental=True)
-                for outcome in result.providers:
-                    outcome.new = report.new.get(outcome.slug, 0)
-                    outcome.updated = report.updated.get(outcome.slug, 0)
-                result.rejected, result.unknown = quality(con, since=result.began_at)
-
-            memory.roomier(con, build)
+            # the build retries under the ceiling itself (`transform.build`)
+            report = transform.build(con, all_raw_columns(), incremental=True)
+            for outcome in result.providers:
+                outcome.new = report.new.get(outcome.slug, 0)
+                outcome.updated = report.updated.get(outcome.slug, 0)
+            result.rejected, result.unknown = memory.roomier(
+                con, lambda: quality(con, since=result.began_at))
     except duckdb.Error as exc:
         log.debug("the model build failed", exc_info=True)
         result.build_error = f"models not built: {_one_line(exc)}"
