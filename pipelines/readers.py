@@ -11,6 +11,8 @@ exists, views such as `calls_rejected` as tables, their comments kept) and
 - A reader holding the old DuckDB file open (read-only or not) keeps its inode and its
   view until it reopens; the writer never waits for it. The Parquet files are each
   replaced atomically, but not together: read the DuckDB file for one consistent view.
+- A Parquet file is replaced only when its table changed (a fingerprint of the rows it was
+  written from is in its key-value metadata).
 - After a sync, the DuckDB copy starts from the last one and only the `calls` rows
   loaded since are replaced (checked against the warehouse by a hash over every row;
   written in full where they differ); `transform` and `callsync publish` write it in full.
@@ -20,10 +22,12 @@ exists, views such as `calls_rejected` as tables, their comments kept) and
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +36,7 @@ import duckdb
 from dlt.common.configuration.exceptions import ConfigValueCannotBeCoercedException
 
 from pipelines.lock import WarehouseLock
-from pipelines.memory import roomier
+from pipelines.memory import under_ceiling
 from pipelines.transform import table_exists
 from pipelines.warehouse import connect
 from sources._http import ConfigError
@@ -101,12 +105,16 @@ def publish(con: duckdb.DuckDBPyConnection, warehouse: Path,
     try:
         folder.mkdir(parents=True, exist_ok=True)
 
-        def write() -> None:  # whole files, each replaced atomically: safe to repeat
+        # whole files, each replaced atomically; the Parquet files are written while the
+        # DuckDB copy is; under the ceiling: every statement here streams (a copy, a Parquet
+        # writer holding a few row groups), and under the working cap they re-read evicted
+        # blocks (1M calls to Parquet: 0.95 s and 1.9 CPU-s under 128MB, 0.5 s and 0.9
+        # under 192MB and up; a lone writer's peak RSS 214 against 234 MiB)
+        with under_ceiling(con), con.cursor() as other, \
+                ThreadPoolExecutor(1, "publish") as pool:
+            files = pool.submit(_write_parquets, other, folder, out.tables)
             _write_database(con, database, out.tables, incremental)
-            for table in out.tables:
-                _write_parquet(con, folder / f"{table}.parquet", table)
-
-        roomier(con, write)
+            files.result()
     except (OSError, duckdb.Error) as exc:
         raise PublishError(_reason(exc, database.parent)) from None
     log.debug("published %s -> %s", ", ".join(out.tables), database)
@@ -209,12 +217,48 @@ def _update_calls(con: duckdb.DuckDBPyConnection) -> bool:
     return same
 
 
+def _write_parquets(con: duckdb.DuckDBPyConnection, folder: Path, tables: list[str]) -> None:
+    """One Parquet file per table (beside the DuckDB copy, which is written meanwhile)."""
+    for table in tables:
+        _write_parquet(con, folder / f"{table}.parquet", table)
+
+
 def _write_parquet(con: duckdb.DuckDBPyConnection, target: Path, table: str) -> None:
+    """Write `table` to `target`, unless `target` already holds it: each file carries the
+    fingerprint of the rows it was written from, so an unchanged table (most of them after
+    a no-op sync) is not rewritten."""
+    mark = _fingerprint(con, table)
+    if target.is_file() and _written_from(con, target) == mark:
+        log.debug("published %s.parquet: unchanged", table)
+        return
+
     def write(tmp: Path) -> None:
         con.execute(f'copy (select * from main."{table}") to {_literal(str(tmp))} '
-                    "(format parquet, compression zstd)")
+                    f"(format parquet, compression zstd, kv_metadata {{{FINGERPRINT}: "
+                    f"{_literal(mark)}}})")
 
     _replace(target, write)
+
+
+FINGERPRINT = "callsync_fingerprint"
+
+
+def _fingerprint(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """The columns (names and types), the row count and a sum of hashes over every row."""
+    columns = con.execute(f'select * from main."{table}" limit 0').description or []
+    shape = hashlib.sha256(repr([(c[0], str(c[1])) for c in columns]).encode()).hexdigest()
+    row = con.execute(f'select count(*), sum(hash(*columns(*))) from main."{table}"').fetchone()
+    return f"{shape[:16]}:{row[0] if row else 0}:{row[1] if row else 0}"
+
+
+def _written_from(con: duckdb.DuckDBPyConnection, target: Path) -> str | None:
+    """The fingerprint a Parquet file was written with, or None (older, or unreadable)."""
+    try:
+        row = con.execute("select value::varchar from parquet_kv_metadata(?) where "
+                          "key::varchar = ?", [str(target), FINGERPRINT]).fetchone()
+    except duckdb.Error:
+        return None
+    return str(row[0]) if row else None
 
 
 def _copy_comments(con: duckdb.DuckDBPyConnection, tables: list[str]) -> None:

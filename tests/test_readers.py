@@ -205,3 +205,35 @@ def test_after_a_sync_only_the_new_calls_are_written_and_checked(
     assert run.code == 0, run.err
     assert "the copy still differs from the warehouse: written in full" in run.out
     assert same_calls(warehouse, copy)
+
+
+def test_a_parquet_file_is_rewritten_only_when_its_table_changed(
+    sim: Simulator, warehouse: Path, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure(monkeypatch, sim, "unpod")
+    assert callsync("sync", cwd=isolated).code == 0
+    folder = warehouse.parent / "published" / warehouse.stem
+
+    def inodes() -> dict[str, int]:
+        return {path.stem: path.stat().st_ino for path in folder.glob("*.parquet")}
+
+    before = inodes()
+    assert callsync("publish", cwd=isolated).code == 0
+    assert inodes() == before  # nothing changed: no file replaced
+
+    run = callsync("--debug", "sync", cwd=isolated)  # a new sync_runs row
+    assert run.code == 0, run.err
+    after = inodes()
+    assert after["sync_runs"] != before["sync_runs"]
+    assert after["sip_configs"] == before["sip_configs"]
+    assert "published sip_configs.parquet: unchanged" in run.out
+
+    stale = folder / "calls_daily.parquet"  # written by hand, or by an older callsync
+    with duckdb.connect() as con:
+        con.execute(f"copy (select 1 as day) to '{stale}' (format parquet)")
+    assert callsync("publish", cwd=isolated).code == 0
+    assert inodes()["calls_daily"] != after["calls_daily"]
+    for table in ("calls", "calls_daily", "sync_runs"):
+        assert (query(warehouse, f"select count(*), sum(hash(*columns(*))) from {table}")
+                == query(warehouse, "select count(*), sum(hash(*columns(*))) from "
+                                    f"'{folder / (table + '.parquet')}'"))
