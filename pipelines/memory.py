@@ -21,6 +21,7 @@ from pipelines.warehouse import destination, memory_ceiling, working_limit
 
 log = logging.getLogger("callsync.memory")
 T = TypeVar("T")
+TRIM_SECONDS = 0.25  # how often `trimming` gives freed heap pages back
 
 
 def release_memory() -> None:
@@ -32,14 +33,49 @@ def release_memory() -> None:
     """
     close_parser()
     gc.collect()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@contextmanager
+def trimming(every: float = TRIM_SECONDS) -> Iterator[None]:
+    """Inside, a thread gives glibc's free heap pages back to the OS every `every` seconds.
+
+    Extraction threads free page bodies and Arrow buffers in several malloc arenas, and
+    glibc keeps the pages (1M calls, four providers at once: 445 MiB free in the arenas
+    beside 258 in use, peak RSS 586 MiB; with a trim every 0.25 s, 454-461 MiB and no
+    slower; every allocation over 128 KB mmapped instead: 427 MiB, 8 s slower). A no-op
+    where the C library is not glibc.
+    """
+    trim = _malloc_trim()
+    if trim is None:
+        yield
+        return
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.wait(every):
+            trim(0)  # ctypes lets go of the GIL for the call
+
+    thread = threading.Thread(target=run, name="malloc-trim", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
     name = ctypes.util.find_library("c")
     if not name:
-        return
+        return None
     try:
-        trim = ctypes.CDLL(name).malloc_trim
+        return ctypes.CDLL(name).malloc_trim  # type: ignore[no-any-return]
     except (OSError, AttributeError):  # not glibc (musl, macOS)
-        return
-    trim(0)
+        return None
 
 
 def close_parser() -> None:

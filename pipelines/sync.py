@@ -166,7 +166,8 @@ def run(
         target = (spark.destination(), pipelines_dir(warehouse)) if spark else None
         # the parser's DuckDB and what extraction freed go back before the last load
         extracted = memory.Countdown(len(started), release_memory)
-        with Progress(meters), ThreadPoolExecutor(max_workers=max(1, len(started))) as pool:
+        with Progress(meters), memory.trimming(), \
+                ThreadPoolExecutor(max_workers=max(1, len(started))) as pool:
             list(pool.map(lambda o: _sync_one(warehouse, sources[o.slug], o, database,
                                                 target, extracted), started))
         release_memory()  # what the loads freed, back to the OS before the build

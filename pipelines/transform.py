@@ -346,8 +346,7 @@ def _build_incremental(
         con.execute(f'delete from main."{name}" where rowid in (select _row from _old)')
         con.execute(f'insert into main."{name}" select * from _changed order by started_at')
     elif not _table_exists(con, name):  # the first build: every call is new
-        con.execute(f'create table main."{name}" as select * from ({render(sql, ctx)}) '
-                    "order by started_at")
+        _first_build(con, name, sql, ctx)
         for provider, new in con.execute(
                 f'select provider, count(*) from main."{name}" group by 1').fetchall():
             report.new[provider], report.updated[provider] = int(new), 0
@@ -357,6 +356,26 @@ def _build_incremental(
         con.execute(f'create or replace table main."{name}" as '
                     "select * from _changed order by started_at")
     return scoped_build
+
+
+def _first_build(con: duckdb.DuckDBPyConnection, name: str, sql: str, ctx: Context) -> None:
+    """Create `name` from every raw row, one provider's at a time.
+
+    A call key never crosses providers (it starts with the slug), so each statement's
+    dedup window and sort hold one provider's calls: the first build of 1M calls over four
+    providers ran out of the 128MB working cap in one statement, and fits it in four
+    (7.5 s, 334 MiB). Each provider's rows are in `started_at` order, so zone maps still
+    skip the row groups outside a time range.
+    """
+    verb = f'create table main."{name}" as'
+    for slug in sorted({key.split(".")[0].removeprefix("raw_") for key in ctx.raw_columns}):
+        def only(schema: str, table: str, slug: str = slug) -> str:
+            where = "" if schema == f"raw_{slug}" else " where false"
+            return f'(select * from "{schema}"."{table}"{where})'
+
+        scoped = render(sql, Context(con, ctx.raw_columns, ctx.bound, new_rows=only))
+        con.execute(f"{verb} select * from ({scoped}) order by started_at")
+        verb = f'insert into main."{name}"'
 
 
 def _old_rows(con: duckdb.DuckDBPyConnection, name: str, keys: str) -> None:

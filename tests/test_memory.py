@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import dlt
@@ -146,3 +147,27 @@ def test_a_full_rebuild_runs_under_the_ceiling_at_once(
             con.execute(HUNGRY)  # no out-of-memory first, no second attempt
         assert setting(con, "memory_limit") == "3.8 MiB"  # the working cap again
     assert seen == ["488.2 MiB"]  # DuckDB's way of saying 512MB
+
+
+def test_trimming_gives_memory_back_while_inside_and_stops_after(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    called = threading.Event()
+    calls: list[int] = []
+
+    def trim(pad: int) -> int:
+        calls.append(pad)
+        called.set()
+        return 1
+
+    monkeypatch.setattr(memory, "_malloc_trim", lambda: trim)
+    with memory.trimming(every=0.001):
+        assert called.wait(timeout=30)
+    assert "malloc-trim" not in [t.name for t in threading.enumerate()]  # joined: no more
+    assert set(calls) == {0}
+
+
+def test_trimming_is_a_no_op_without_glibc(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(memory, "_malloc_trim", lambda: None)
+    with memory.trimming(every=0.001):
+        assert "malloc-trim" not in [t.name for t in threading.enumerate()]

@@ -10,9 +10,11 @@ import duckdb
 import pytest
 
 from sources.bland.client import calls_table
+from sources.jambonz.client import recent_calls_table
 from tests.transforms.helpers import build, connect, load_raw, rows
 
 A, B = "+14150000001", "+14150000002"
+SID = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
 
 
 def call(call_id: str, started: str, code: int, direction: str, duration: int,
@@ -103,3 +105,27 @@ def test_a_call_whose_start_moved_is_replaced_not_duplicated(
     assert daily(con) == days
     assert [str(d["day"]) for d in days if d["direction"] == "inbound"] == [
         "2026-03-09", "2026-03-10", "2026-03-12"]
+
+
+def test_the_first_build_of_several_providers_equals_a_full_rebuild(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # the first build runs one provider at a time (`transform._first_build`); a rebuild
+    # over the whole union must find the same calls, the same call seen twice kept once
+    load_raw(con, "raw_bland.sip_calls", calls_table(DAY1, A))
+    load_raw(con, "raw_bland.sip_calls", calls_table([
+        call("a", "2026-03-09T00:00:00Z", 200, "outbound", 60)], B))
+    cdr = {"account_sid": SID, "call_sid": "9b2d7f3e-8c4a-4f1a-9d3e-1a2b3c4d5e6f",
+           "from": "+14155552671", "to": "+16175550123", "answered": True,
+           "direction": "inbound", "sip_status": 200, "duration": 45,
+           "attempted_at": "2026-03-09T11:59:35.84Z", "answered_at": "2026-03-09T11:59:41.84Z",
+           "terminated_at": "2026-03-09T12:00:26.9Z", "termination_reason": "caller hungup"}
+    load_raw(con, "raw_jambonz.recent_calls",
+             recent_calls_table([cdr], SID, "https://api.jambonz.cloud/v1"))
+    report = build(con, incremental=True)
+    assert report.new == {"bland": 5, "jambonz": 1}
+    calls = rows(con, "select * exclude (synced_at) from calls order by call_key")
+    assert [c["provider"] for c in calls].count("bland") == 5
+    assert rows(con, "select account_id from calls where call_id = 'a'") == [{"account_id": A}]
+    build(con, incremental=False)
+    assert rows(con, "select * exclude (synced_at) from calls order by call_key") == calls
