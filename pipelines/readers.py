@@ -105,9 +105,10 @@ def publish(con: duckdb.DuckDBPyConnection, warehouse: Path,
         folder.mkdir(parents=True, exist_ok=True)
 
         def write() -> None:  # whole files, each replaced atomically: safe to repeat
-            _write_database(con, database, out.tables, incremental)
+            sums: dict[str, tuple[object, ...]] = {}  # the warehouse's tables, hashed once
+            _write_database(con, database, out.tables, incremental, sums)
             for table in out.tables:
-                _write_parquet(con, folder / f"{table}.parquet", table)
+                _write_parquet(con, folder / f"{table}.parquet", table, sums)
 
         roomier(con, write)
     except (OSError, duckdb.Error) as exc:
@@ -150,14 +151,14 @@ def publish_now(warehouse: Path) -> Published:
 
 
 def _write_database(con: duckdb.DuckDBPyConnection, target: Path, tables: list[str],
-                    incremental: bool) -> None:
+                    incremental: bool, sums: dict[str, tuple[object, ...]]) -> None:
     def write(tmp: Path) -> None:
         reuse = incremental and "calls" in tables and target.is_file()
         if reuse:  # a byte copy of the last one: only the changed `calls` rows are written
             shutil.copyfile(target, tmp)
         con.execute(f"attach {_literal(str(tmp))} as {ALIAS}")
         try:
-            if reuse and not _update_calls(con):
+            if reuse and not _update_calls(con, sums):
                 con.execute(f"detach {ALIAS}")
                 tmp.unlink()
                 con.execute(f"attach {_literal(str(tmp))} as {ALIAS}")
@@ -179,7 +180,7 @@ def _write_database(con: duckdb.DuckDBPyConnection, target: Path, tables: list[s
     _replace(target, write)
 
 
-def _update_calls(con: duckdb.DuckDBPyConnection) -> bool:
+def _update_calls(con: duckdb.DuckDBPyConnection, sums: dict[str, tuple[object, ...]]) -> bool:
     """Bring the last copy's `calls` up to date: its rows whose call has a row loaded since
     (`synced_at` after the copy's newest, per provider) are replaced. True when the result
     equals the warehouse's `calls` (row count and a hash over every row and column); False
@@ -203,20 +204,19 @@ def _update_calls(con: duckdb.DuckDBPyConnection) -> bool:
     con.execute(f"insert into {ALIAS}.main.calls select * from _publish_changed")
     changed = con.execute("select count(*) from _publish_changed").fetchone()
     con.execute("drop table _publish_changed")
-    check = "select count(*), sum(hash(*columns(*))) from {}.main.calls"
-    same = (con.execute(check.format(ALIAS)).fetchone()
-            == con.execute(check.format(f'"{here[0]}"')).fetchone())
+    same = _sums(con, "calls", ALIAS) == _sums(con, "calls", sums=sums)
     log.debug("published calls: %d rows loaded since the last copy replaced%s",
               changed[0] if changed else 0,
               "" if same else "; the copy still differs from the warehouse: written in full")
     return same
 
 
-def _write_parquet(con: duckdb.DuckDBPyConnection, target: Path, table: str) -> None:
+def _write_parquet(con: duckdb.DuckDBPyConnection, target: Path, table: str,
+                   sums: dict[str, tuple[object, ...]]) -> None:
     """Write `table` to `target`, unless `target` already holds it: each file carries the
     fingerprint of the rows it was written from, so an unchanged table (most of them after
     a no-op sync) is not rewritten."""
-    mark = _fingerprint(con, table)
+    mark = _fingerprint(con, table, sums)
     if target.is_file() and _written_from(con, target) == mark:
         log.debug("published %s.parquet: unchanged", table)
         return
@@ -236,12 +236,28 @@ FINGERPRINT = "callsync_fingerprint"
 PARQUET_ROWS = 30_720
 
 
-def _fingerprint(con: duckdb.DuckDBPyConnection, table: str) -> str:
+def _fingerprint(con: duckdb.DuckDBPyConnection, table: str,
+                 sums: dict[str, tuple[object, ...]]) -> str:
     """The columns (names and types), the row count and a sum of hashes over every row."""
     columns = con.execute(f'select * from main."{table}" limit 0').description or []
     shape = hashlib.sha256(repr([(c[0], str(c[1])) for c in columns]).encode()).hexdigest()
-    row = con.execute(f'select count(*), sum(hash(*columns(*))) from main."{table}"').fetchone()
-    return f"{shape[:16]}:{row[0] if row else 0}:{row[1] if row else 0}"
+    count, total = _sums(con, table, sums=sums)
+    return f"{shape[:16]}:{count}:{total}"
+
+
+def _sums(con: duckdb.DuckDBPyConnection, table: str, database: str | None = None,
+          sums: dict[str, tuple[object, ...]] | None = None) -> tuple[object, ...]:
+    """Row count and sum of row hashes of `table` in `database` (default the warehouse,
+    whose results `sums` keeps: the copy's check and the Parquet file's fingerprint both
+    ask, ~0.07 s a time at 1M calls)."""
+    if database is None and sums is not None and table in sums:
+        return sums[table]
+    where = f'"{database}".main' if database else "main"
+    row = con.execute(f'select count(*), sum(hash(*columns(*))) from {where}."{table}"').fetchone()
+    found = tuple(row) if row else (0, None)
+    if database is None and sums is not None:
+        sums[table] = found
+    return found
 
 
 def _written_from(con: duckdb.DuckDBPyConnection, target: Path) -> str | None:
