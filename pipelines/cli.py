@@ -173,23 +173,28 @@ def console() -> int:
     """The `callsync` command: `main()`, then the process's objects frozen out of the
     collector, whose last passes at exit would otherwise walk every object dlt made
     (~0.2 s of every command, measured; files and connections are closed by then)."""
-    code = main()
+    code = main(freeze=True)
     gc.freeze()
     return code
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run `callsync` with `argv`; returns the exit code (see `EXIT_CODES`)."""
+def main(argv: Sequence[str] | None = None, freeze: bool = False) -> int:
+    """Run `callsync` with `argv`; returns the exit code (see `EXIT_CODES`).
+
+    `freeze` (the command, not a caller in a longer-lived process): once imported, the
+    modules are frozen out of the collector, whose full passes would walk them again and
+    again.
+    """
     try:
         args = parser().parse_args(argv)  # `--help | head -1` may close the pipe here too
         setup_logging(args.debug)
-        return _run(args)
+        return _run(args, freeze)
     except BrokenPipeError:  # the reader of stdout went away: nothing more to say
         silence(sys.stdout)
         return 0
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, freeze: bool = False) -> int:
     # imported here: `import dlt` costs seconds, and `--help` should not wait for it
     from pipelines.errors import UsageError, one_line
     from sources._http import ProviderError
@@ -202,6 +207,8 @@ def _run(args: argparse.Namespace) -> int:
         if args.command != "demo":  # the demo ignores dlt's configuration, as for its file
             warehouse.check_engine()
         add_secrets(configured_secrets())
+        if freeze:
+            gc.freeze()
         return _dispatch(args)
     except (ProviderError, UsageError) as exc:
         log.debug("failed", exc_info=True)
