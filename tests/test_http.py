@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import ssl
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from simulator import build
 from simulator.server import Response, Simulator
-from sources._http import HostBoundAuth, Http, ProviderError, RateCap, RetryPolicy
+from sources._http import HostBoundAuth, Http, ProviderError, RateCap, RetryPolicy, tls_context
 from sources.bland import bland_source
 from tests.conftest import NOW, configure
 
@@ -209,3 +210,16 @@ def test_simulator_rate_limit_answers_429_with_retry_after(
     http.policy.attempts = 1
     with pytest.raises(ProviderError, match="still failing after 1 attempts"):
         http.get_json(PATH, PARAMS)  # the third in one second
+
+
+def test_every_client_verifies_with_one_tls_context() -> None:
+    # building a context loads the CA bundle (~20-40 ms): one for the process, not a client
+    first, second = Http("bland", "https://api.bland.ai"), Http("unpod", "https://unpod.ai")
+    try:
+        contexts = {id(http._client._transport._pool._ssl_context)  # type: ignore[attr-defined]
+                    for http in (first, second)}
+        assert contexts == {id(tls_context())}
+        assert tls_context().verify_mode == ssl.CERT_REQUIRED
+    finally:
+        first.close()
+        second.close()
