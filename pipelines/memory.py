@@ -67,7 +67,6 @@ def trimming(every: float = TRIM_SECONDS) -> Iterator[None]:
         thread.join()
 
 
-
 def _malloc_trim() -> Callable[[int], int] | None:
     name = ctypes.util.find_library("c")
     if not name:
