@@ -113,11 +113,8 @@ def roomier(con: duckdb.DuckDBPyConnection, run: Callable[[], T]) -> T:
             raise
         log.info("DuckDB ran out of memory under %s: again under memory_limit %s",
                  working, ceiling)
-    _set_limit(con, ceiling)
-    try:
+    with under_ceiling(con):
         return run()
-    finally:
-        _set_limit(con, working)
 
 
 def load(pipeline: dlt.Pipeline, warehouse: Path) -> Any:
