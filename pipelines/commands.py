@@ -55,7 +55,8 @@ def report(result: sync_mod.SyncResult, warehouse: Path | str) -> None:
 
     `records` are call records loaded, `others` SIP configs and live calls; `new` and
     `updated` are `calls` rows; `rejected` and `unknown` count this run's records that
-    became `calls_rejected` rows or `calls` rows with an `unknown` value (totals: `status`).
+    became `calls_rejected` rows or new or changed `calls` rows with an `unknown` value
+    (totals: `status`).
     A figure nobody measured (a failed provider's, or every model figure when the build
     failed) is `-`, never 0.
     """

@@ -390,7 +390,8 @@ def quality(
     con: duckdb.DuckDBPyConnection, since: datetime | None = None,
 ) -> tuple[dict[str, int], dict[str, int]]:
     """Per provider: rows in `calls_rejected`, and `calls` rows with an `unknown` value;
-    with `since`, only those loaded since then (this run's)."""
+    with `since`, only those loaded since then (this run's; on DuckDB a call fetched again
+    unchanged keeps its older `synced_at`, so only new and changed calls count)."""
     bound = since or datetime(1, 1, 1, tzinfo=UTC)
     rejected = dict(con.execute(
         "select provider, count(*) from calls_rejected where loaded_at >= ? group by 1",

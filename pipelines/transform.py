@@ -7,7 +7,7 @@ variables `{{ ... }}` that `transforms/README.md` lists (`VARIABLES` below):
 - `{{ raw_<slug>.<table> }}`: a raw table; where it does not exist yet (a provider never
   synced), an empty relation of its declared columns, so every model builds on any
   warehouse. In the incremental build of `calls`, only the raw rows fetched after the
-  provider's newest `synced_at` in `calls`.
+  provider's mark (`staging.calls_marks`: the newest fetch the last build read).
 - `{{ staging.<view> }}`: a staging view; in the incremental build of `calls`, the view's
   own SQL over those new raw rows (so `stg_calls` reads the new rows of each provider).
 - `{{ previous_calls }}` (`calls.sql`): the current `calls` rows of the calls the new raw
@@ -50,6 +50,9 @@ COMMENTS = TRANSFORMS / "comments.sql"  # `comment on` every contract table and 
 # no previous rows: an empty relation with the columns of `calls` (`stg_calls` starts
 # with them, in the contract's order), which `calls.sql` names one by one
 NO_PREVIOUS = f'(select * from staging."{CALLS_STAGING}" where false)'
+# per provider, the newest raw fetch the incremental build of `calls` has read (internal)
+MARKS_TABLE = "calls_marks"
+MARKS = f"staging.{MARKS_TABLE}"
 MATERIALIZED = re.compile(r"^-- materialized: (\w+)", re.MULTILINE)
 
 
@@ -338,6 +341,7 @@ def _build_incremental(
             f"staging.{CALLS_STAGING}": "_staged_new",
             "previous_calls": "(select * exclude (_row) from _old)"}))
         con.execute(f"create or replace temp table _changed as {scoped}")
+        _drop_unchanged(con, name)
         con.execute(
             "create or replace temp table _days as select distinct "
             "cast(timezone('UTC', started_at) as date) as day from ("
@@ -345,8 +349,10 @@ def _build_incremental(
         _count_changes(con, name, "_old", report)
         con.execute(f'delete from main."{name}" where rowid in (select _row from _old)')
         con.execute(f'insert into main."{name}" select * from _changed order by started_at')
+        _store_marks(con, "_staged_new")
     elif not _table_exists(con, name):  # the first build: every call is new
         _first_build(con, name, sql, ctx)
+        _mark_all(con, name)
         for provider, new in con.execute(
                 f'select provider, count(*) from main."{name}" group by 1').fetchall():
             report.new[provider], report.updated[provider] = int(new), 0
@@ -355,6 +361,7 @@ def _build_incremental(
         _count_changes(con, name, f'main."{name}"', report)
         con.execute(f'create or replace table main."{name}" as '
                     "select * from _changed order by started_at")
+        _mark_all(con, name)
     return scoped_build
 
 
@@ -398,11 +405,10 @@ def _old_rows(con: duckdb.DuckDBPyConnection, name: str, keys: str) -> None:
 
 def _stage_new_rows(con: duckdb.DuckDBPyConnection, name: str, ctx: Context) -> None:
     """Temp table `_staged_new`: `stg_calls` over only the raw rows fetched after their
-    provider's newest `synced_at` in `name` (`raw_<slug>` is provider `<slug>`'s schema;
+    provider's mark (`_marks`; `raw_<slug>` is provider `<slug>`'s schema;
     the marks are constants, so zone maps on `fetched_at` skip the older row groups).
     """
-    marks = dict(con.execute(
-        f'select provider, max(synced_at) from main."{name}" group by 1').fetchall())
+    marks = _marks(con, name)
 
     def new_rows(schema: str, table: str) -> str:
         mark = marks.get(schema.removeprefix("raw_"))
@@ -415,16 +421,66 @@ def _stage_new_rows(con: duckdb.DuckDBPyConnection, name: str, ctx: Context) -> 
     con.execute(f"create or replace temp table _staged_new as select * from {staged}")
 
 
-def _count_changes(
-    con: duckdb.DuckDBPyConnection, name: str, old: str, report: BuildReport,
-) -> None:
-    """New and updated calls per provider: `_changed` against the `old` rows of `name`."""
+def _marks(con: duckdb.DuckDBPyConnection, name: str) -> dict[str, datetime]:
+    """Per provider, the newest `fetched_at` of the raw rows `name` was built from."""
+    _start_marks(con, name)
+    return dict(con.execute(f"select provider, fetched_through from {MARKS}").fetchall())
+
+
+def _start_marks(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Create `MARKS` where it does not exist yet, from the newest `synced_at` of each
+    provider in `name` (what marked a build before the table existed)."""
+    if not table_exists(con, "staging", MARKS_TABLE, base_table=True):
+        con.execute(f"create table {MARKS} "
+                    "(provider varchar primary key, fetched_through timestamptz not null)")
+        _store_marks(con, f'main."{name}"')
+
+
+def _mark_all(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """After a build of `name` from every raw row: each provider's mark up to its newest."""
+    _start_marks(con, name)
+    _store_marks(con, f'main."{name}"')
+
+
+def _store_marks(con: duckdb.DuckDBPyConnection, rows: str) -> None:
+    """Move each provider's mark up to the newest `synced_at` of `rows` (the raw rows just
+    built, as staged, or the table built from all of them), in the build's transaction.
+
+    The mark is kept apart from `calls.synced_at` because a call re-fetched unchanged
+    keeps its row, and with it its older `synced_at` (`_drop_unchanged`).
+    """
+    con.execute(f"insert into {MARKS} select provider, max(synced_at) from {rows} "
+                "where synced_at is not null group by 1 on conflict (provider) do update "
+                "set fetched_through = greatest(fetched_through, excluded.fetched_through)")
+
+
+def _drop_unchanged(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Take out of `_changed` and `_old` the calls whose new row equals their current row
+    but for `synced_at`: their row in `name` stays as it is, so a sync that re-fetches
+    only unchanged calls (the lookback) writes no `calls` row, no `calls_daily` day and
+    nothing in the readers' copy (the contract lets such a re-load keep `synced_at`)."""
+    left, right = _compared(con, name)
+    con.execute("create or replace temp table _same as select c.call_key from _changed c "
+                f"join _old t using (call_key) where row({left}) is not distinct from "
+                f"row({right})")
+    con.execute("delete from _changed where call_key in (select call_key from _same)")
+    con.execute("delete from _old where call_key in (select call_key from _same)")
+
+
+def _compared(con: duckdb.DuckDBPyConnection, name: str) -> tuple[str, str]:
+    """Every column of `name` but `call_key` and `synced_at`, as `c.` and as `t.` lists."""
     columns = [row[0] for row in con.execute(
         "select column_name from information_schema.columns where table_schema = 'main' "
         "and table_name = ? and column_name not in ('call_key', 'synced_at') "
         "order by ordinal_position", [name]).fetchall()]
-    left = ", ".join(f'c."{c}"' for c in columns)
-    right = ", ".join(f't."{c}"' for c in columns)
+    return (", ".join(f'c."{c}"' for c in columns), ", ".join(f't."{c}"' for c in columns))
+
+
+def _count_changes(
+    con: duckdb.DuckDBPyConnection, name: str, old: str, report: BuildReport,
+) -> None:
+    """New and updated calls per provider: `_changed` against the `old` rows of `name`."""
+    left, right = _compared(con, name)
     rows = con.execute(
         "select c.provider, count(*) filter (where t.call_key is null), "
         "count(*) filter (where t.call_key is not null and "

@@ -107,6 +107,48 @@ def test_a_call_whose_start_moved_is_replaced_not_duplicated(
         "2026-03-09", "2026-03-10", "2026-03-12"]
 
 
+def test_a_call_fetched_again_unchanged_keeps_its_row(con: duckdb.DuckDBPyConnection) -> None:
+    # the lookback re-fetches calls that did not change: their rows (synced_at included)
+    # stay as they are, only a changed call gets the newer fetch's synced_at, and the
+    # build's mark still moves past every raw row read, so the next build reads none
+    load_raw(con, "raw_bland.sip_calls", calls_table(DAY1, A))
+    build(con, incremental=True)
+    first = rows(con, "select * from calls order by call_key")
+    load_raw(con, "raw_bland.sip_calls", calls_table(
+        [*DAY1[:4], call("e", "2026-03-10T08:00:00Z", 200, "inbound", 90)], A))
+    report = build(con, incremental=True)
+    assert (report.new, report.updated) == ({"bland": 0}, {"bland": 1})
+    second = rows(con, "select * from calls order by call_key")
+    assert second[:4] == first[:4]
+    assert second[4]["synced_at"] > first[4]["synced_at"]
+    newest = con.execute("select max(fetched_at) from raw_bland.sip_calls").fetchone()
+    assert con.execute("select provider, fetched_through from staging.calls_marks"
+                       ).fetchall() == [("bland", newest[0] if newest else None)]
+    build(con, incremental=True)
+    assert con.execute("select count(*) from _staged_new").fetchone() == (0,)
+    assert rows(con, "select * from calls order by call_key") == second
+    calls, days = rows(con, "select * exclude (synced_at) from calls order by call_key"), daily(con)
+    build(con, incremental=False)
+    assert rows(con, "select * exclude (synced_at) from calls order by call_key") == calls
+    assert daily(con) == days
+
+
+def test_a_warehouse_built_before_the_marks_reads_only_newer_rows(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # built by an earlier release: no `staging.calls_marks`; the build starts it from
+    # each provider's newest `synced_at`, as those releases marked their builds
+    load_raw(con, "raw_bland.sip_calls", calls_table(DAY1, A))
+    build(con, incremental=True)
+    con.execute("drop table staging.calls_marks")
+    load_raw(con, "raw_bland.sip_calls", calls_table(
+        [call("f", "2026-03-11T09:00:00Z", 487, "outbound", 0)], A))
+    report = build(con, incremental=True)
+    assert (report.new, report.updated) == ({"bland": 1}, {"bland": 0})
+    assert con.execute("select count(*) from _staged_new").fetchone() == (1,)
+    assert con.execute("select count(*) from staging.calls_marks").fetchone() == (1,)
+
+
 def test_the_first_build_of_several_providers_equals_a_full_rebuild(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
