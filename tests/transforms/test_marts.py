@@ -149,6 +149,30 @@ def test_a_warehouse_built_before_the_marks_reads_only_newer_rows(
     assert con.execute("select count(*) from staging.calls_marks").fetchone() == (1,)
 
 
+def test_a_first_build_keeps_every_call_after_a_provider_with_none(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # DuckDB 1.5.6 lost a parallel insert of more than one row group (122,880 rows) after
+    # an empty one in the same transaction: Bland's only record is rejected (no id), so
+    # its part of the first build inserts nothing, then SIPSIM's 150,000 calls
+    n = 150_000
+    columns = "call_id varchar, started_at timestamptz, account_id varchar, record varchar, " \
+              "fetched_at timestamptz"
+    con.execute(f"create schema raw_bland; create table raw_bland.sip_calls ({columns})")
+    con.execute("insert into raw_bland.sip_calls values (null, timestamptz '2026-03-09 "
+                "10:00:00+00', '+14150000001', '{\"status\": \"completed\"}', now())")
+    con.execute("create schema raw_sipsim")
+    con.execute("create table raw_sipsim.calls as select 'c' || i as call_id, "
+                "timestamptz '2026-03-01 00:00:00+00' + to_seconds(i) as started_at, "
+                "null::varchar as account_id, '{\"sip_status\": \"200\"}' as record, "
+                "now() as fetched_at from range(?) as t(i)", [n])
+    report = build(con, incremental=True)
+    assert report.new == {"sipsim": n}
+    assert con.execute("select count(*) from calls").fetchone() == (n,)
+    assert con.execute("select sum(calls) from calls_daily").fetchone() == (n,)
+    assert con.execute("select count(*) from calls_rejected").fetchone() == (1,)
+
+
 def test_the_first_build_of_several_providers_equals_a_full_rebuild(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
