@@ -364,7 +364,7 @@ def build(con: Session, incremental: bool = False) -> transform.BuildReport:
 
 def _build_calls(con: Session, name: str, sql: str, report: transform.BuildReport) -> bool:
     """Replace the rows of `name` (`calls`) whose call has raw rows newer than its
-    provider's mark, as `transform._build_incremental` does on DuckDB.
+    provider's mark, as `calls_build.build` does on DuckDB.
 
     Returns:
         True: temp table `_days` holds the UTC days of every changed call.

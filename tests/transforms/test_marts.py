@@ -176,7 +176,7 @@ def test_a_first_build_keeps_every_call_after_a_provider_with_none(
 def test_the_first_build_of_several_providers_equals_a_full_rebuild(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
-    # the first build runs one provider at a time (`transform._first_build`); a rebuild
+    # the first build runs one provider at a time (`calls_build._first_build`); a rebuild
     # over the whole union must find the same calls, the same call seen twice kept once
     load_raw(con, "raw_bland.sip_calls", calls_table(DAY1, A))
     load_raw(con, "raw_bland.sip_calls", calls_table([
