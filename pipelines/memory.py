@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import gc
 import logging
 import threading
@@ -67,6 +68,7 @@ def trimming(every: float = TRIM_SECONDS) -> Iterator[None]:
         thread.join()
 
 
+@functools.cache
 def _malloc_trim() -> Callable[[int], int] | None:
     name = ctypes.util.find_library("c")
     if not name:
