@@ -38,7 +38,8 @@ def build(
     Returns:
         True when the build was incremental and `_days` holds the UTC days it touched.
     """
-    scoped_build = incremental and table_exists(con, "main", name, base_table=True)
+    exists = table_exists(con, "main", name, base_table=True)
+    scoped_build = incremental and exists
     if scoped_build:
         _stage_new_rows(con, name, ctx)
         _old_rows(con, name, "select call_key from _staged_new where reject_reason is null")
@@ -46,16 +47,17 @@ def build(
             f"staging.{CALLS_STAGING}": "_staged_new",
             "previous_calls": "(select * exclude (_row) from _old)"}))
         con.execute(f"create or replace temp table _changed as {scoped}")
-        _drop_unchanged(con, name)
+        compared = _compared(con, name)
+        _drop_unchanged(con, compared)
         con.execute(
             "create or replace temp table _days as select distinct "
             "cast(timezone('UTC', started_at) as date) as day from ("
             "select started_at from _changed union all select started_at from _old)")
-        _count_changes(con, name, "_old", report)
+        _count_changes(con, compared, "_old", report)
         con.execute(f'delete from main."{name}" where rowid in (select _row from _old)')
         con.execute(f'insert into main."{name}" select * from _changed order by started_at')
         _store_marks(con, "_staged_new")
-    elif not table_exists(con, "main", name, base_table=True):  # the first build: every call is new
+    elif not exists:  # the first build: every call is new
         _first_build(con, name, sql, ctx)
         _mark_all(con, name)
         for provider, new in con.execute(
@@ -63,7 +65,7 @@ def build(
             report.new[provider], report.updated[provider] = int(new), 0
     else:
         con.execute(f"create or replace temp table _changed as {render(sql, ctx)}")
-        _count_changes(con, name, f'main."{name}"', report)
+        _count_changes(con, _compared(con, name), f'main."{name}"', report)
         con.execute(f'create or replace table main."{name}" as '
                     "select * from _changed order by started_at")
         _mark_all(con, name)
@@ -80,8 +82,8 @@ def _first_build(con: duckdb.DuckDBPyConnection, name: str, sql: str, ctx: Conte
     skip the row groups outside a time range.
     """
     verb, total, careful = f'create table main."{name}" as', 0, False
-    schemas = {key.partition(".")[0] for key in ctx.raw_columns
-               if table_exists(con, key.partition(".")[0], key.partition(".")[2])}
+    schemas = {schema for schema, _, table in (key.partition(".") for key in ctx.raw_columns)
+               if table_exists(con, schema, table)}
     for slug in sorted(schema.removeprefix("raw_") for schema in schemas) or [""]:
         def only(schema: str, table: str, slug: str = slug) -> str:
             where = "" if schema == f"raw_{slug}" else " where false"
@@ -170,19 +172,21 @@ def _marks(con: duckdb.DuckDBPyConnection, name: str) -> dict[str, datetime]:
     return dict(con.execute(f"select provider, fetched_through from {MARKS}").fetchall())
 
 
-def _start_marks(con: duckdb.DuckDBPyConnection, name: str) -> None:
+def _start_marks(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     """Create `MARKS` where it does not exist yet, from the newest `synced_at` of each
-    provider in `name` (what marked a build before the table existed)."""
-    if not table_exists(con, "staging", MARKS_TABLE, base_table=True):
-        con.execute(f"create table {MARKS} "
-                    "(provider varchar primary key, fetched_through timestamptz not null)")
-        _store_marks(con, f'main."{name}"')
+    provider in `name` (what marked a build before the table existed); True if it did."""
+    if table_exists(con, "staging", MARKS_TABLE, base_table=True):
+        return False
+    con.execute(f"create table {MARKS} "
+                "(provider varchar primary key, fetched_through timestamptz not null)")
+    _store_marks(con, f'main."{name}"')
+    return True
 
 
 def _mark_all(con: duckdb.DuckDBPyConnection, name: str) -> None:
     """After a build of `name` from every raw row: each provider's mark up to its newest."""
-    _start_marks(con, name)
-    _store_marks(con, f'main."{name}"')
+    if not _start_marks(con, name):
+        _store_marks(con, f'main."{name}"')
 
 
 def _store_marks(con: duckdb.DuckDBPyConnection, rows: str) -> None:
@@ -197,12 +201,13 @@ def _store_marks(con: duckdb.DuckDBPyConnection, rows: str) -> None:
                 "set fetched_through = greatest(fetched_through, excluded.fetched_through)")
 
 
-def _drop_unchanged(con: duckdb.DuckDBPyConnection, name: str) -> None:
+def _drop_unchanged(con: duckdb.DuckDBPyConnection, compared: tuple[str, str]) -> None:
     """Take out of `_changed` and `_old` the calls whose new row equals their current row
-    but for `synced_at`: their row in `name` stays as it is, so a sync that re-fetches
+    but for `synced_at`: their row in `calls` stays as it is, so a sync that re-fetches
     only unchanged calls (the lookback) writes no `calls` row, no `calls_daily` day and
-    nothing in the readers' copy (the contract lets such a re-load keep `synced_at`)."""
-    left, right = _compared(con, name)
+    nothing in the readers' copy (the contract lets such a re-load keep `synced_at`).
+    `compared`: `_compared`'s column lists."""
+    left, right = compared
     con.execute("create or replace temp table _same as select c.call_key from _changed c "
                 f"join _old t using (call_key) where row({left}) is not distinct from "
                 f"row({right})")
@@ -220,10 +225,11 @@ def _compared(con: duckdb.DuckDBPyConnection, name: str) -> tuple[str, str]:
 
 
 def _count_changes(
-    con: duckdb.DuckDBPyConnection, name: str, old: str, report: BuildReport,
+    con: duckdb.DuckDBPyConnection, compared: tuple[str, str], old: str, report: BuildReport,
 ) -> None:
-    """New and updated calls per provider: `_changed` against the `old` rows of `name`."""
-    left, right = _compared(con, name)
+    """New and updated calls per provider: `_changed` against the `old` rows (`compared`:
+    `_compared`'s column lists)."""
+    left, right = compared
     rows = con.execute(
         "select c.provider, count(*) filter (where t.call_key is null), "
         "count(*) filter (where t.call_key is not null and "
