@@ -4,16 +4,20 @@ A call whose `calls` row was unfinished at its last load (the view `calls_unfini
 fetched again on every later sync until it is final or started more than
 `max_follow_seconds` ago: by id where the API has a by-id endpoint (SIPSIM), else by
 reading its partition back to the oldest such call (a second walk in a resource of its
-own, without an incremental: the cursor never moves because of it). The pipeline reads
-the list from the warehouse and passes it as the source function's `unfinished`
-argument, so every source stays a plain dlt source.
+own, without an incremental: the cursor never moves because of it). A followed call
+that the sync's own walk loaded again (it started inside the lookback) is not fetched a
+second time (`Reread`). The pipeline reads the list from the warehouse and passes it as
+the source function's `unfinished` argument, so every source stays a plain dlt source.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from sources._config import check_seconds
 
@@ -68,3 +72,57 @@ def spans(calls: Iterable[Unfinished]) -> dict[str | None, tuple[datetime, datet
         low, high = found.get(call.account_id, (call.started_at, call.started_at))
         found[call.account_id] = (min(low, call.started_at), max(high, call.started_at))
     return found
+
+
+class Reread:
+    """Which followed calls the sync's own walk loaded again, so that the resource that
+    follows them fetches only the others (a call started inside the lookback is in the
+    walk: on a sync every few minutes, most of them).
+
+    The walk's resource passes its tables through `watch`; the followed resource, which
+    dlt reads after it (a source's resources in their order, one item of each in turn),
+    first runs `yield from wait()`: it yields None, which dlt takes as "nothing yet",
+    while the walk is under way. A walk that did not start (the resource not selected) or
+    did not finish makes every call count as not seen: nothing is skipped on a guess.
+    """
+
+    def __init__(self, calls: Iterable[Unfinished]) -> None:
+        self._wanted = pa.array(sorted({call.call_id for call in calls}), pa.string())
+        self._seen: set[str] = set()
+        self._state = "idle"  # "walking", then "walked" (every page read) or "broken"
+
+    def watch(self, tables: Iterable[pa.Table], since: datetime | None,
+              until: datetime | None = None) -> Iterator[pa.Table]:
+        """`tables` (a walk's), noting the followed calls among the rows dlt's incremental
+        keeps: `started_at` from `since` (its lag-applied start) to before `until`, or
+        unknown."""
+        self._state = "walking"
+        walked = False
+        try:
+            for table in tables:
+                self._note(table, since, until)
+                yield table
+            walked = True
+        finally:
+            self._state = "walked" if walked else "broken"
+
+    def wait(self) -> Iterator[None]:
+        """Nothing (None, for dlt) for as long as the walk is under way."""
+        while self._state == "walking":
+            yield None
+
+    def loaded(self, call_id: str) -> bool:
+        """Whether the walk, finished, loaded the call (False where it did not finish)."""
+        return self._state == "walked" and call_id in self._seen
+
+    def _note(self, table: pa.Table, since: datetime | None, until: datetime | None) -> None:
+        if not table.num_rows:
+            return
+        keep = pc.is_in(table["call_id"], value_set=self._wanted)
+        started = table["started_at"]
+        if since is not None:
+            keep = pc.and_kleene(keep, pc.greater_equal(started, pa.scalar(since, started.type)))
+        if until is not None:
+            keep = pc.and_kleene(keep, pc.less(started, pa.scalar(until, started.type)))
+        # a row without `started_at` is kept too (`on_cursor_value_missing="include"`)
+        self._seen.update(table.filter(pc.fill_null(keep, True))["call_id"].to_pylist())

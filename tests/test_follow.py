@@ -5,19 +5,23 @@ back short of the API's own count is reported. Real simulator over HTTP, real Du
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import dlt
 import duckdb
+import pyarrow as pa
 import pytest
 
 from pipelines import sync
 from pipelines.status import cursors
 from simulator.bland import RINGING
 from simulator.server import Simulator
+from sources._follow import Reread, Unfinished
+from sources._native import TIMESTAMP
 from sources._time import parse_timestamp
 from tests.cli.helpers import callsync_here
 from tests.conftest import configure, query
@@ -128,16 +132,17 @@ def test_an_unfinished_call_is_followed_to_its_end_and_one_that_never_ends_until
     first_seen = listed[key_b][1]
     assert first_seen is not None
 
-    # three hours on, a newer call moves the cursor: A and B lie outside the lookback
-    # (3600 s), so only following fetches them again
+    # three hours on, a newer call moves the cursor (this sync's walk still starts an
+    # hour before B); then A and B lie outside the lookback (3600 s), so only following
+    # fetches them again
     p.now += timedelta(hours=3)
     case.newer(p)
     run()
-    assert case.follow_requests(sim, p, b) >= 1
     window = cursor(warehouse, case.slug)
 
     case.complete(p, a)
     run()
+    assert case.follow_requests(sim, p, b) >= 1
     assert query(warehouse, "select status, duration_seconds from calls where call_key = ?",
                  [key_a]) == [("completed", 61)]
     listed = unfinished(warehouse)
@@ -154,6 +159,37 @@ def test_an_unfinished_call_is_followed_to_its_end_and_one_that_never_ends_until
     shown = callsync_here("status", capsys=capsys)
     assert shown.code == 0
     assert f"unfinished calls (calls_unfinished) {len(listed)}" in shown.out
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.slug != "bland"], ids=lambda c: c.slug)
+def test_a_followed_call_the_sync_walk_loads_again_is_not_fetched_a_second_time(
+    case: Case, sim: Simulator, warehouse: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    p = sim.providers[case.slug]
+    configure(monkeypatch, sim, case.slug)
+    a, b = case.unfinished(p)
+    key_a, key_b = f"{case.slug}:{a}", f"{case.slug}:{b}"
+
+    def run() -> None:
+        sim.clear_log()
+        result = sync.run(warehouse, [case.slug],
+                          overrides={case.slug: {"clock": lambda: p.now}})
+        assert result.ok, [o.error for o in result.providers]
+
+    run()
+    assert {key_a, key_b} <= set(unfinished(warehouse))
+
+    # minutes later both started inside the lookback: the sync's own walk reads them
+    # again, and nothing else does
+    p.now += timedelta(minutes=2)
+    case.complete(p, a)
+    run()
+    assert case.follow_requests(sim, p, a) == 0
+    assert case.follow_requests(sim, p, b) == 0
+    assert query(warehouse, "select status, duration_seconds from calls where call_key = ?",
+                 [key_a]) == [("completed", 61)]
+    listed = unfinished(warehouse)
+    assert key_a not in listed and key_b in listed
 
 
 def test_a_backfill_fetches_no_unfinished_call_again(
@@ -234,10 +270,11 @@ def test_received_counts_the_window_and_api_count_what_the_api_said(
     assert first.received == p.count()
     assert first.api_count == (None if slug == "sipsim" else p.count())
 
-    p.now += timedelta(hours=3)
-    p.add_calls(2)  # the unfinished call is fetched again as well: not received
-    sim.clear_log()
-    (second,) = sync.run(warehouse, [slug], overrides=clock).providers
+    for _ in range(2):  # the first moves the cursor 3 h on: the walk leaves the live call
+        p.now += timedelta(hours=3)
+        p.add_calls(2)  # the unfinished call is fetched again as well: not received
+        sim.clear_log()
+        (second,) = sync.run(warehouse, [slug], overrides=clock).providers
 
     if slug == "sipsim":  # no count in the API: received is the window's list, not by id
         (listed,) = [r for r in sim.requests_for(slug) if r.path == "/api/v2/calls"]
@@ -264,3 +301,55 @@ def test_a_malformed_max_follow_seconds_fails_before_any_request(
         f"error: {slug}: sources.{slug}.max_follow_seconds (env SOURCES__{slug.upper()}__"
         "MAX_FOLLOW_SECONDS): 'a day' is not a whole number of seconds >= 0"]
     assert sim.requests == []
+
+
+def _walk_table(rows: list[tuple[str | None, datetime | None]]) -> pa.Table:
+    return pa.table({"call_id": pa.array([r[0] for r in rows], pa.string()),
+                     "started_at": pa.array([r[1] for r in rows], TIMESTAMP)})
+
+
+def test_reread_counts_the_followed_calls_the_walk_keeps_and_only_after_it_finished(
+    tmp_path: Path,
+) -> None:
+    t0 = datetime(2026, 12, 1, tzinfo=UTC)
+    calls = [Unfinished(i, None, t0) for i in ("in", "early", "late", "undated", "absent")]
+    reread = Reread(calls)
+    pages = [_walk_table([("in", t0), ("early", t0 - timedelta(seconds=1)), ("other", t0)]),
+             _walk_table([]),
+             _walk_table([("late", t0 + timedelta(hours=1)), ("undated", None)])]
+    seen_while_walking: list[bool] = []
+
+    @dlt.resource(name="calls")
+    def walk() -> Iterator[pa.Table]:
+        yield from reread.watch(pages, t0, t0 + timedelta(hours=1))
+
+    @dlt.resource(name="followed", table_name="calls")
+    def follow() -> Iterator[pa.Table | None]:
+        for nothing in reread.wait():  # None to dlt, which reads the walk meanwhile
+            seen_while_walking.append(reread.loaded("in"))
+            yield nothing
+        yield _walk_table([(c.call_id, c.started_at) for c in calls
+                           if not reread.loaded(c.call_id)])
+
+    @dlt.source(name="reread")
+    def source() -> list[Any]:
+        return [walk(), follow()]
+
+    pipeline = dlt.pipeline("reread", destination="duckdb", dataset_name="raw",
+                            pipelines_dir=str(tmp_path / "dlt"))
+    pipeline.extract(source())
+    assert seen_while_walking and not any(seen_while_walking)  # nothing counts mid-walk
+    # kept by dlt's incremental: from `since`, before `until`, or without a start
+    assert [c.call_id for c in calls if reread.loaded(c.call_id)] == ["in", "undated"]
+
+
+def test_reread_skips_nothing_when_the_walk_did_not_run_or_did_not_finish() -> None:
+    t0 = datetime(2026, 12, 1, tzinfo=UTC)
+    never = Reread([Unfinished("a", None, t0)])
+    assert list(never.wait()) == [] and not never.loaded("a")
+
+    cut = Reread([Unfinished("a", None, t0)])
+    walk = cut.watch([_walk_table([("a", t0)]), _walk_table([("b", t0)])], t0)
+    next(walk)
+    walk.close()  # the walk ended early (an error elsewhere, a limit): it is not trusted
+    assert list(cut.wait()) == [] and not cut.loaded("a")

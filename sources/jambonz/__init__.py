@@ -6,7 +6,8 @@ sent), walks the offset pages newest first and appends raw history that staging
 deduplicates on the call id. `calls` (live calls) is replaced on every successful sync.
 A CDR is written when its call ends, so a CDR is rarely unfinished; one that is
 (`unfinished`: a 1xx final status) is read again, over the span of such CDRs' attempt
-times, by `recent_calls_followed`, which has no cursor, into the same table.
+times, by `recent_calls_followed`, which has no cursor, into the same table: the span of
+those the sync's own walk did not load again.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from sources._config import (
     check_secret,
     check_start_date,
 )
-from sources._follow import Unfinished, followed, now, span
+from sources._follow import Reread, Unfinished, followed, now, span
 from sources._http import Meter
 from sources._pages import batched, call_cursor, dlt_columns
 from sources.jambonz import settings
@@ -98,18 +99,20 @@ def jambonz_source(
     lag = check_lookback(SLUG, lookback)
     count = check_page_size(SLUG, page_size, settings.MAX_PAGE_SIZE)
     window_end = now(clock)
-    follow = span(followed(SLUG, unfinished, max_follow_seconds, window_end, backfill))
+    follow = followed(SLUG, unfinished, max_follow_seconds, window_end, backfill)
+    reread = Reread(follow) if follow else None
     client = JambonzClient(connect(key, url, policy, meter), sid, page_size=count)
     cursor = call_cursor(start, lag, backfill, "desc", window_end)
-    resources = [_recent_calls(client, cursor, window_end), live_calls(client)]
-    if follow:
-        resources.append(recent_calls_followed(client, *follow))
+    resources = [_recent_calls(client, cursor, window_end, reread), live_calls(client)]
+    if reread is not None:
+        resources.append(recent_calls_followed(client, follow, reread))
     return resources
 
 
 def _recent_calls(client: JambonzClient, incremental: dlt.sources.incremental[datetime],
-                  window_end: datetime) -> DltResource:
-    """The `recent_calls` resource, `incremental` its cursor (the default argument)."""
+                  window_end: datetime, reread: Reread | None = None) -> DltResource:
+    """The `recent_calls` resource, `incremental` its cursor (the default argument);
+    `reread` notes the followed calls it loads."""
 
     @dlt.resource(name="recent_calls", write_disposition="append",
                   columns=_columns("recent_calls"))
@@ -121,8 +124,10 @@ def _recent_calls(client: JambonzClient, incremental: dlt.sources.incremental[da
         sent as the server-side `start`/`end` filter, so a sync with nothing new reads
         one page.
         """
-        pages = client.recent_call_pages(cursor.start_value, cursor.end_value or window_end)
-        yield from batched(pages)
+        tables = batched(client.recent_call_pages(cursor.start_value,
+                                                  cursor.end_value or window_end))
+        yield from reread.watch(tables, cursor.start_value, cursor.end_value) if reread \
+            else tables
 
     return recent_calls()
 
@@ -135,9 +140,14 @@ def live_calls(client: JambonzClient) -> Iterator[pa.Table]:
 
 @dlt.resource(name="recent_calls_followed", table_name="recent_calls",
               write_disposition="append", columns=_columns("recent_calls"))
-def recent_calls_followed(client: JambonzClient, oldest: datetime, newest: datetime
-                          ) -> Iterator[pa.Table]:
+def recent_calls_followed(client: JambonzClient, calls: list[Unfinished],
+                          reread: Reread | None = None) -> Iterator[pa.Table | None]:
     """The CDRs attempted from the oldest to the newest unfinished call, kept whole (no
-    cursor: the incremental of `recent_calls` never moves because of these)."""
-    pages = client.recent_call_pages(oldest, newest, tally=False)
-    yield from batched(pages)
+    cursor: the incremental of `recent_calls` never moves because of these); with
+    `reread`, after the walk, over the calls it did not load again (nothing if none)."""
+    if reread is not None:
+        yield from reread.wait()
+        calls = [call for call in calls if not reread.loaded(call.call_id)]
+    window = span(calls)
+    if window is not None:
+        yield from batched(client.recent_call_pages(*window, tally=False))

@@ -5,7 +5,8 @@ API's required `start_time` filter carries the cursor's lag-applied start (less 
 slack: the server filters on `registration_time`), so a sync reads only the calls of its
 window, whatever order the pages come in. Raw history is appended; staging keeps the
 newest fetch of each call. Unfinished calls (`unfinished`) are fetched again by id
-(`GET calls/{id}`) into the same table, by `calls_followed`, which has no cursor.
+(`GET calls/{id}`) into the same table, by `calls_followed`, which has no cursor: those
+the sync's own walk did not load again.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from sources._config import (
     check_page_size,
     check_start_date,
 )
-from sources._follow import Unfinished, followed, now
+from sources._follow import Reread, Unfinished, followed, now
 from sources._http import Meter
 from sources._pages import batched, call_cursor
 from sources.sipsim import settings
@@ -97,16 +98,17 @@ def sipsim_source(
     client = SipsimClient(connect(credentials, url, token, policy, meter), page_size=size)
     began = now(clock)
     follow = followed(SLUG, unfinished, max_follow_seconds, began, backfill)
-    resources = [_calls(client, call_cursor(start, lag, backfill, now=began))]
-    if follow:
-        resources.append(calls_followed(client, [call.call_id for call in follow]))
+    reread = Reread(follow) if follow else None
+    resources = [_calls(client, call_cursor(start, lag, backfill, now=began), reread)]
+    if reread is not None:
+        resources.append(calls_followed(client, [call.call_id for call in follow], reread))
     return resources
 
 
-def _calls(client: SipsimClient, incremental: dlt.sources.incremental[datetime]
-           ) -> DltResource:
+def _calls(client: SipsimClient, incremental: dlt.sources.incremental[datetime],
+           reread: Reread | None = None) -> DltResource:
     """The `calls` resource, `incremental` its cursor (dlt's idiom: the default argument,
-    for which dlt passes the bound one)."""
+    for which dlt passes the bound one); `reread` notes the followed calls it loads."""
 
     @dlt.resource(name="calls", write_disposition="append")
     def calls(cursor: dlt.sources.incremental[datetime] = incremental) -> Iterator[pa.Table]:
@@ -118,14 +120,19 @@ def _calls(client: SipsimClient, incremental: dlt.sources.incremental[datetime]
         """
         since = cursor.start_value
         assert since is not None, "the incremental always has an initial value"
-        pages = client.call_pages(since, cursor.end_value)
-        yield from batched(pages)
+        tables = batched(client.call_pages(since, cursor.end_value))
+        yield from reread.watch(tables, since, cursor.end_value) if reread else tables
 
     return calls()
 
 
 @dlt.resource(name="calls_followed", table_name="calls", write_disposition="append")
-def calls_followed(client: SipsimClient, call_ids: list[str]) -> Iterator[pa.Table]:
+def calls_followed(client: SipsimClient, call_ids: list[str], reread: Reread | None = None
+                   ) -> Iterator[pa.Table | None]:
     """The current record of each unfinished call, fetched by id (no cursor: the
-    incremental of `calls` never moves because of these)."""
+    incremental of `calls` never moves because of these); with `reread`, after the walk,
+    only of the calls it did not load again."""
+    if reread is not None:
+        yield from reread.wait()
+        call_ids = [call_id for call_id in call_ids if not reread.loaded(call_id)]
     yield calls_table(client.calls_by_id(call_ids))

@@ -7,7 +7,7 @@ the cursor should the server ignore the filter. Raw history is
 appended; staging deduplicates on `call_id` (`id`, else creation time and numbers).
 Unpod has no by-id endpoint: while calls are unfinished (`unfinished`), the log is read
 again over the span of their creation times by `call_logs_followed`, which has no
-cursor, into the same table.
+cursor, into the same table: the span of those the sync's own walk did not load again.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from sources._config import (
     check_secret,
     check_start_date,
 )
-from sources._follow import Unfinished, followed, now, span
+from sources._follow import Reread, Unfinished, followed, now, span
 from sources._http import Meter
 from sources._pages import batched, call_cursor
 from sources.unpod import settings
@@ -95,16 +95,18 @@ def unpod_source(
                            settings.MAX_PAGE_SIZE)
     client = UnpodClient(connect(token, handle, url, policy, meter), handle, page_size=size)
     began = now(clock)
-    follow = span(followed(SLUG, unfinished, max_follow_seconds, began, backfill))
-    resources = [_call_logs(client, call_cursor(start, lag, backfill, "desc", began))]
-    if follow:
-        resources.append(call_logs_followed(client, *follow))
+    follow = followed(SLUG, unfinished, max_follow_seconds, began, backfill)
+    reread = Reread(follow) if follow else None
+    resources = [_call_logs(client, call_cursor(start, lag, backfill, "desc", began), reread)]
+    if reread is not None:
+        resources.append(call_logs_followed(client, follow, reread))
     return resources
 
 
-def _call_logs(client: UnpodClient, incremental: dlt.sources.incremental[datetime]
-               ) -> DltResource:
-    """The `call_logs` resource, `incremental` its cursor (the default argument)."""
+def _call_logs(client: UnpodClient, incremental: dlt.sources.incremental[datetime],
+               reread: Reread | None = None) -> DltResource:
+    """The `call_logs` resource, `incremental` its cursor (the default argument);
+    `reread` notes the followed calls it loads."""
 
     @dlt.resource(name="call_logs", write_disposition="append")
     def call_logs(cursor: dlt.sources.incremental[datetime] = incremental
@@ -116,16 +118,22 @@ def _call_logs(client: UnpodClient, incremental: dlt.sources.incremental[datetim
                 lag-applied `start_value` (and a backfill's `end_value`) become the API's
                 `start_date` (and `end_date`) filters.
         """
-        pages = client.call_log_pages(cursor.start_value, cursor.end_value)
-        yield from batched(pages)
+        tables = batched(client.call_log_pages(cursor.start_value, cursor.end_value))
+        yield from reread.watch(tables, cursor.start_value, cursor.end_value) if reread \
+            else tables
 
     return call_logs()
 
 
 @dlt.resource(name="call_logs_followed", table_name="call_logs", write_disposition="append")
-def call_logs_followed(client: UnpodClient, oldest: datetime, newest: datetime
-                       ) -> Iterator[pa.Table]:
+def call_logs_followed(client: UnpodClient, calls: list[Unfinished],
+                       reread: Reread | None = None) -> Iterator[pa.Table | None]:
     """The call logs created from the oldest to the newest unfinished call, kept whole
-    (no cursor: the incremental of `call_logs` never moves because of these)."""
-    pages = client.call_log_pages(oldest, newest, tally=False)
-    yield from batched(pages)
+    (no cursor: the incremental of `call_logs` never moves because of these); with
+    `reread`, after the walk, over the calls it did not load again (nothing if none)."""
+    if reread is not None:
+        yield from reread.wait()
+        calls = [call for call in calls if not reread.loaded(call.call_id)]
+    window = span(calls)
+    if window is not None:
+        yield from batched(client.call_log_pages(*window, tally=False))
