@@ -12,7 +12,7 @@ the source function's `unfinished` argument, so every source stays a plain dlt s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sources._config import check_seconds
+from sources._pages import batched
 
 DEFAULT_MAX_FOLLOW_SECONDS = 86400
 
@@ -111,6 +112,11 @@ class Reread:
         while self._state == "walking":
             yield None
 
+    def unseen(self, calls: Iterable[Unfinished]) -> Generator[None, None, list[Unfinished]]:
+        """After the walk (`yield from`: None to dlt meanwhile), the calls it did not load."""
+        yield from self.wait()
+        return [call for call in calls if not self.loaded(call.call_id)]
+
     def loaded(self, call_id: str) -> bool:
         """Whether the walk, finished, loaded the call (False where it did not finish)."""
         return self._state == "walked" and call_id in self._seen
@@ -126,3 +132,16 @@ class Reread:
             keep = pc.and_kleene(keep, pc.less(started, pa.scalar(until, started.type)))
         # a row without `started_at` is kept too (`on_cursor_value_missing="include"`)
         self._seen.update(table.filter(pc.fill_null(keep, True))["call_id"].to_pylist())
+
+
+def read_back(calls: list[Unfinished], reread: Reread | None,
+              pages: Callable[[datetime, datetime], Iterable[pa.Table]]
+              ) -> Iterator[pa.Table | None]:
+    """A followed resource without a by-id endpoint: the tables of `pages(oldest, newest)`
+    over the calls left to follow (with `reread`, after the walk, those it did not load
+    again); nothing when none is left."""
+    if reread is not None:
+        calls = yield from reread.unseen(calls)
+    window = span(calls)
+    if window is not None:
+        yield from batched(pages(*window))

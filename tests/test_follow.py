@@ -110,21 +110,30 @@ def cursor(warehouse: Path, slug: str) -> dict[str, Any]:
         return cursors(con, slug)
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.slug)
-def test_an_unfinished_call_is_followed_to_its_end_and_one_that_never_ends_until_the_limit(
-    case: Case, sim: Simulator, warehouse: Path, monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+def started(case: Case, sim: Simulator, warehouse: Path, monkeypatch: pytest.MonkeyPatch
+            ) -> tuple[Any, str, str, Callable[[], None]]:
+    """The case's simulator configured, its two unfinished calls A and B made, and a sync
+    of it alone at the simulator's clock (the request log cleared first)."""
     p = sim.providers[case.slug]
     configure(monkeypatch, sim, case.slug)
     a, b = case.unfinished(p)
-    key_a, key_b = f"{case.slug}:{a}", f"{case.slug}:{b}"
 
     def run() -> None:
         sim.clear_log()
         result = sync.run(warehouse, [case.slug],
                           overrides={case.slug: {"clock": lambda: p.now}})
         assert result.ok, [o.error for o in result.providers]
+
+    return p, a, b, run
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.slug)
+def test_an_unfinished_call_is_followed_to_its_end_and_one_that_never_ends_until_the_limit(
+    case: Case, sim: Simulator, warehouse: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    p, a, b, run = started(case, sim, warehouse, monkeypatch)
+    key_a, key_b = f"{case.slug}:{a}", f"{case.slug}:{b}"
 
     run()
     listed = unfinished(warehouse)
@@ -165,16 +174,8 @@ def test_an_unfinished_call_is_followed_to_its_end_and_one_that_never_ends_until
 def test_a_followed_call_the_sync_walk_loads_again_is_not_fetched_a_second_time(
     case: Case, sim: Simulator, warehouse: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    p = sim.providers[case.slug]
-    configure(monkeypatch, sim, case.slug)
-    a, b = case.unfinished(p)
+    p, a, b, run = started(case, sim, warehouse, monkeypatch)
     key_a, key_b = f"{case.slug}:{a}", f"{case.slug}:{b}"
-
-    def run() -> None:
-        sim.clear_log()
-        result = sync.run(warehouse, [case.slug],
-                          overrides={case.slug: {"clock": lambda: p.now}})
-        assert result.ok, [o.error for o in result.providers]
 
     run()
     assert {key_a, key_b} <= set(unfinished(warehouse))

@@ -28,7 +28,7 @@ from sources._config import (
     check_secret,
     check_start_date,
 )
-from sources._follow import Reread, Unfinished, followed, now, span
+from sources._follow import Reread, Unfinished, followed, now, read_back
 from sources._http import Meter
 from sources._pages import batched, call_cursor, dlt_columns
 from sources.jambonz import settings
@@ -145,9 +145,6 @@ def recent_calls_followed(client: JambonzClient, calls: list[Unfinished],
     """The CDRs attempted from the oldest to the newest unfinished call, kept whole (no
     cursor: the incremental of `recent_calls` never moves because of these); with
     `reread`, after the walk, over the calls it did not load again (nothing if none)."""
-    if reread is not None:
-        yield from reread.wait()
-        calls = [call for call in calls if not reread.loaded(call.call_id)]
-    window = span(calls)
-    if window is not None:
-        yield from batched(client.recent_call_pages(*window, tally=False))
+    yield from read_back(
+        calls, reread, lambda oldest, newest: client.recent_call_pages(oldest, newest,
+                                                                       tally=False))
