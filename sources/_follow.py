@@ -85,6 +85,7 @@ class Reread:
     first runs `yield from wait()`: it yields None, which dlt takes as "nothing yet",
     while the walk is under way. A walk that did not start (the resource not selected) or
     did not finish makes every call count as not seen: nothing is skipped on a guess.
+    With no call to follow, `watch` only passes the tables on.
     """
 
     def __init__(self, calls: Iterable[Unfinished]) -> None:
@@ -122,7 +123,7 @@ class Reread:
         return self._state == "walked" and call_id in self._seen
 
     def _note(self, table: pa.Table, since: datetime | None, until: datetime | None) -> None:
-        if not table.num_rows:
+        if not table.num_rows or not len(self._wanted):
             return
         keep = pc.is_in(table["call_id"], value_set=self._wanted)
         started = table["started_at"]

@@ -100,17 +100,17 @@ def jambonz_source(
     count = check_page_size(SLUG, page_size, settings.MAX_PAGE_SIZE)
     window_end = now(clock)
     follow = followed(SLUG, unfinished, max_follow_seconds, window_end, backfill)
-    reread = Reread(follow) if follow else None
+    reread = Reread(follow)
     client = JambonzClient(connect(key, url, policy, meter), sid, page_size=count)
     cursor = call_cursor(start, lag, backfill, "desc", window_end)
     resources = [_recent_calls(client, cursor, window_end, reread), live_calls(client)]
-    if reread is not None:
+    if follow:
         resources.append(recent_calls_followed(client, follow, reread))
     return resources
 
 
 def _recent_calls(client: JambonzClient, incremental: dlt.sources.incremental[datetime],
-                  window_end: datetime, reread: Reread | None = None) -> DltResource:
+                  window_end: datetime, reread: Reread) -> DltResource:
     """The `recent_calls` resource, `incremental` its cursor (the default argument);
     `reread` notes the followed calls it loads."""
 
@@ -126,8 +126,7 @@ def _recent_calls(client: JambonzClient, incremental: dlt.sources.incremental[da
         """
         tables = batched(client.recent_call_pages(cursor.start_value,
                                                   cursor.end_value or window_end))
-        yield from reread.watch(tables, cursor.start_value, cursor.end_value) if reread \
-            else tables
+        yield from reread.watch(tables, cursor.start_value, cursor.end_value)
 
     return recent_calls()
 

@@ -98,15 +98,15 @@ def sipsim_source(
     client = SipsimClient(connect(credentials, url, token, policy, meter), page_size=size)
     began = now(clock)
     follow = followed(SLUG, unfinished, max_follow_seconds, began, backfill)
-    reread = Reread(follow) if follow else None
+    reread = Reread(follow)
     resources = [_calls(client, call_cursor(start, lag, backfill, now=began), reread)]
-    if reread is not None:
+    if follow:
         resources.append(calls_followed(client, [call.call_id for call in follow], reread))
     return resources
 
 
 def _calls(client: SipsimClient, incremental: dlt.sources.incremental[datetime],
-           reread: Reread | None = None) -> DltResource:
+           reread: Reread) -> DltResource:
     """The `calls` resource, `incremental` its cursor (dlt's idiom: the default argument,
     for which dlt passes the bound one); `reread` notes the followed calls it loads."""
 
@@ -121,7 +121,7 @@ def _calls(client: SipsimClient, incremental: dlt.sources.incremental[datetime],
         since = cursor.start_value
         assert since is not None, "the incremental always has an initial value"
         tables = batched(client.call_pages(since, cursor.end_value))
-        yield from reread.watch(tables, since, cursor.end_value) if reread else tables
+        yield from reread.watch(tables, since, cursor.end_value)
 
     return calls()
 

@@ -96,15 +96,15 @@ def unpod_source(
     client = UnpodClient(connect(token, handle, url, policy, meter), handle, page_size=size)
     began = now(clock)
     follow = followed(SLUG, unfinished, max_follow_seconds, began, backfill)
-    reread = Reread(follow) if follow else None
+    reread = Reread(follow)
     resources = [_call_logs(client, call_cursor(start, lag, backfill, "desc", began), reread)]
-    if reread is not None:
+    if follow:
         resources.append(call_logs_followed(client, follow, reread))
     return resources
 
 
 def _call_logs(client: UnpodClient, incremental: dlt.sources.incremental[datetime],
-               reread: Reread | None = None) -> DltResource:
+               reread: Reread) -> DltResource:
     """The `call_logs` resource, `incremental` its cursor (the default argument);
     `reread` notes the followed calls it loads."""
 
@@ -119,8 +119,7 @@ def _call_logs(client: UnpodClient, incremental: dlt.sources.incremental[datetim
                 `start_date` (and `end_date`) filters.
         """
         tables = batched(client.call_log_pages(cursor.start_value, cursor.end_value))
-        yield from reread.watch(tables, cursor.start_value, cursor.end_value) if reread \
-            else tables
+        yield from reread.watch(tables, cursor.start_value, cursor.end_value)
 
     return call_logs()
 
