@@ -12,7 +12,8 @@ exists, views such as `calls_rejected` as tables, their comments kept) and
   view until it reopens; the writer never waits for it. The Parquet files are each
   replaced atomically, but not together: read the DuckDB file for one consistent view.
 - A Parquet file is replaced only when its table changed (a fingerprint of the rows it was
-  written from is in its key-value metadata).
+  written from is in its key-value metadata). The files are written from the new DuckDB
+  copy's tables (a view is run once), before that copy replaces the last one.
 - After a sync, the DuckDB copy starts from the last one and only the `calls` rows
   loaded since are replaced (checked against the warehouse by a hash over every row;
   written in full where they differ); `transform` and `callsync publish` write it in full.
@@ -105,10 +106,13 @@ def publish(con: duckdb.DuckDBPyConnection, warehouse: Path,
         folder.mkdir(parents=True, exist_ok=True)
 
         def write() -> None:  # whole files, each replaced atomically: safe to repeat
-            sums: dict[str, tuple[object, ...]] = {}  # the warehouse's tables, hashed once
-            _write_database(con, database, out.tables, incremental, sums)
-            for table in out.tables:
-                _write_parquet(con, folder / f"{table}.parquet", table, sums)
+            sums: dict[str, tuple[object, ...]] = {}  # the copy's tables, hashed once
+
+            def parquet() -> None:  # from the copy's tables: each view is run once
+                for table in out.tables:
+                    _write_parquet(con, folder / f"{table}.parquet", table, sums)
+
+            _write_database(con, database, out.tables, incremental, sums, parquet)
 
         roomier(con, write)
     except (OSError, duckdb.Error) as exc:
@@ -151,7 +155,10 @@ def publish_now(warehouse: Path) -> Published:
 
 
 def _write_database(con: duckdb.DuckDBPyConnection, target: Path, tables: list[str],
-                    incremental: bool, sums: dict[str, tuple[object, ...]]) -> None:
+                    incremental: bool, sums: dict[str, tuple[object, ...]],
+                    then: Callable[[], None]) -> None:
+    """Write the DuckDB copy; `then()` runs once its tables are written, while it is still
+    attached (as `_published`), before it replaces the last one."""
     def write(tmp: Path) -> None:
         reuse = incremental and "calls" in tables and target.is_file()
         if reuse:  # a byte copy of the last one: only the changed `calls` rows are written
@@ -173,6 +180,7 @@ def _write_database(con: duckdb.DuckDBPyConnection, target: Path, tables: list[s
                 if gone not in tables:
                     con.execute(f'drop table {ALIAS}.main."{gone}"')
             _copy_comments(con, tables)
+            then()
             con.execute(f"checkpoint {ALIAS}")
         finally:
             con.execute(f"detach database if exists {ALIAS}")
@@ -185,6 +193,7 @@ def _update_calls(con: duckdb.DuckDBPyConnection, sums: dict[str, tuple[object, 
     (`synced_at` after the copy's newest, per provider) are replaced. True when the result
     equals the warehouse's `calls` (row count and a hash over every row and column); False
     (the caller then writes `calls` in full) when it does not, or the columns differ.
+    `sums` keeps the copy's hash.
     """
     def shape(database: str) -> list[tuple[object, ...]]:
         return con.execute("select column_name, data_type from duckdb_columns() where "
@@ -204,7 +213,9 @@ def _update_calls(con: duckdb.DuckDBPyConnection, sums: dict[str, tuple[object, 
     con.execute(f"insert into {ALIAS}.main.calls select * from _publish_changed")
     changed = con.execute("select count(*) from _publish_changed").fetchone()
     con.execute("drop table _publish_changed")
-    same = _sums(con, "calls", ALIAS) == _sums(con, "calls", sums=sums)
+    same = _sums(con, "calls", sums) == _sums(con, "calls", warehouse=True)
+    if not same:
+        sums.pop("calls")  # the copy's `calls` is written again
     log.debug("published calls: %d rows loaded since the last copy replaced%s",
               changed[0] if changed else 0,
               "" if same else "; the copy still differs from the warehouse: written in full")
@@ -213,16 +224,16 @@ def _update_calls(con: duckdb.DuckDBPyConnection, sums: dict[str, tuple[object, 
 
 def _write_parquet(con: duckdb.DuckDBPyConnection, target: Path, table: str,
                    sums: dict[str, tuple[object, ...]]) -> None:
-    """Write `table` to `target`, unless `target` already holds it: each file carries the
-    fingerprint of the rows it was written from, so an unchanged table (most of them after
-    a no-op sync) is not rewritten."""
+    """Write the copy's `table` to `target`, unless `target` already holds it: each file
+    carries the fingerprint of the rows it was written from, so an unchanged table (most
+    of them after a no-op sync) is not rewritten."""
     mark = _fingerprint(con, table, sums)
     if target.is_file() and _written_from(con, target) == mark:
         log.debug("published %s.parquet: unchanged", table)
         return
 
     def write(tmp: Path) -> None:
-        con.execute(f'copy (select * from main."{table}") to {_literal(str(tmp))} '
+        con.execute(f'copy (select * from {ALIAS}.main."{table}") to {_literal(str(tmp))} '
                     f"(format parquet, compression zstd, row_group_size {PARQUET_ROWS}, "
                     f"kv_metadata {{{FINGERPRINT}: {_literal(mark)}}})")
 
@@ -238,24 +249,25 @@ PARQUET_ROWS = 30_720
 
 def _fingerprint(con: duckdb.DuckDBPyConnection, table: str,
                  sums: dict[str, tuple[object, ...]]) -> str:
-    """The columns (names and types), the row count and a sum of hashes over every row."""
-    columns = con.execute(f'select * from main."{table}" limit 0').description or []
+    """The copy's columns (names and types), row count and sum of hashes over every row."""
+    columns = con.execute(f'select * from {ALIAS}.main."{table}" limit 0').description or []
     shape = hashlib.sha256(repr([(c[0], str(c[1])) for c in columns]).encode()).hexdigest()
-    count, total = _sums(con, table, sums=sums)
+    count, total = _sums(con, table, sums)
     return f"{shape[:16]}:{count}:{total}"
 
 
-def _sums(con: duckdb.DuckDBPyConnection, table: str, database: str | None = None,
-          sums: dict[str, tuple[object, ...]] | None = None) -> tuple[object, ...]:
-    """Row count and sum of row hashes of `table` in `database` (default the warehouse,
-    whose results `sums` keeps: the copy's check and the Parquet file's fingerprint both
-    ask, ~0.07 s a time at 1M calls)."""
-    if database is None and sums is not None and table in sums:
+def _sums(con: duckdb.DuckDBPyConnection, table: str,
+          sums: dict[str, tuple[object, ...]] | None = None,
+          warehouse: bool = False) -> tuple[object, ...]:
+    """Row count and sum of row hashes of the copy's `table` (kept in `sums`: the check of
+    `calls` and its Parquet file's fingerprint both ask, ~0.09 s a time at 1M calls), or
+    of the warehouse's."""
+    if sums is not None and table in sums:
         return sums[table]
-    where = f'"{database}".main' if database else "main"
+    where = "main" if warehouse else f"{ALIAS}.main"
     row = con.execute(f'select count(*), sum(hash(*columns(*))) from {where}."{table}"').fetchone()
     found = tuple(row) if row else (0, None)
-    if database is None and sums is not None:
+    if sums is not None:
         sums[table] = found
     return found
 

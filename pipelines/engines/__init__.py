@@ -30,5 +30,16 @@ def transpile(sql: str, dialect: str,
     trees = [t for t in sqlglot.parse(sql, read="duckdb") if t is not None]
     if len(trees) != 1:
         raise ValueError(f"expected one statement, got {len(trees)}")
-    tree = trees[0].transform(rewrite) if rewrite is not None else trees[0]
+    tree = trees[0].transform(_anchored)
+    tree = tree.transform(rewrite) if rewrite is not None else tree
     return tree.sql(dialect=dialect, unsupported_level=sqlglot.ErrorLevel.RAISE)
+
+
+def _anchored(node: exp.Expression) -> exp.Expression:
+    """DuckDB's `regexp_full_match(x, 'p')` (sqlglot writes it unchanged, and neither
+    engine has it) as `regexp_matches(x, '^(?:p)$')`, which both engines are given."""
+    pattern = node.expression if isinstance(node, exp.RegexpFullMatch) else None
+    if isinstance(pattern, exp.Literal) and pattern.is_string:
+        return exp.RegexpLike(this=node.this,
+                              expression=exp.Literal.string(f"^(?:{pattern.this})$"))
+    return node

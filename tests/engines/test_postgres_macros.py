@@ -11,7 +11,7 @@ import duckdb
 import psycopg2
 import pytest
 
-from pipelines import transform
+from pipelines import checks, transform
 from pipelines.engines import postgres as engine
 
 TIMESTAMPS = [
@@ -104,6 +104,17 @@ def test_duration(engines: Any, value: str | None) -> None:
 def test_e164(engines: Any, value: str | None) -> None:
     expected, actual = both(engines, "select staging.e164(?::varchar)",
                             "select staging.e164(%s::text)", (value,))
+    assert actual == expected
+
+
+@pytest.mark.parametrize("value", NUMBERS, ids=repr)
+def test_e164_rule(engines: Any, value: str | None) -> None:
+    # the check's condition as DuckDB runs it, and carried to Postgres by the engine's
+    # transpile (`regexp_full_match` has no Postgres twin: it becomes an anchored `~`)
+    rule = next(r for r in checks.rules() if r.name == "numbers_are_e164")
+    sql = (f"select ({rule.condition}) from (select cast(? as varchar) as from_number, "
+           "'+14155550100'::varchar as to_number) t")
+    expected, actual = both(engines, sql, engine.to_postgres(sql, params=True), (value,))
     assert actual == expected
 
 
