@@ -119,9 +119,11 @@ def roomier(con: duckdb.DuckDBPyConnection, run: Callable[[], T]) -> T:
         return run()
 
 
-def load(pipeline: dlt.Pipeline, warehouse: Path) -> Any:
+def load(pipeline: dlt.Pipeline, warehouse: Path,
+         shared: duckdb.DuckDBPyConnection | None = None) -> Any:
     """`pipeline.load()` under the working cap; a load that ran out of memory there is
-    finished under the ceiling (dlt keeps the package: nothing is lost or loaded twice)."""
+    finished under the ceiling (dlt keeps the package: nothing is lost or loaded twice),
+    through `shared` if the pipeline's destination works through it."""
     try:
         return pipeline.load()
     except Exception as exc:
@@ -129,7 +131,7 @@ def load(pipeline: dlt.Pipeline, warehouse: Path) -> Any:
             raise
         log.info("%s: DuckDB ran out of memory loading under %s: again under "
                  "memory_limit %s", pipeline.pipeline_name, working_limit(), memory_ceiling())
-    return pipeline.load(destination=destination(warehouse, roomy=True))
+    return pipeline.load(destination=destination(warehouse, roomy=True, con=shared))
 
 
 @contextmanager

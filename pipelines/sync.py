@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -166,10 +166,14 @@ def run(
         target = (spark.destination(), pipelines_dir(warehouse)) if spark else None
         # the parser's DuckDB and what extraction freed go back before the last load
         extracted = memory.Countdown(len(started), release_memory)
+        # the providers' pipelines restore and load through one open database: each
+        # opening the file itself opened it 3-4 times a load (~15 ms each, and a
+        # checkpoint at each close; 0.3 s of a no-op of all four at 1M calls)
         with Progress(meters), memory.trimming(), \
+                (nullcontext() if spark else connect(warehouse)) as shared, \
                 ThreadPoolExecutor(max_workers=max(1, len(started))) as pool:
             list(pool.map(lambda o: _sync_one(warehouse, sources[o.slug], o, database,
-                                                target, extracted), started))
+                                                target, extracted, shared), started))
         release_memory()  # what the loads freed, back to the OS before the build
         if spark is not None:  # the marts as Parquet datasets in the bucket
             with spark_engine.recorded(spark, result):
@@ -241,31 +245,34 @@ def _sync_one(
     warehouse: Path, made: tuple[Any, Meter], outcome: ProviderResult,
     database: threading.Lock, target: tuple[Any, Path] | None = None,
     extracted: memory.Countdown | None = None,
+    shared: duckdb.DuckDBPyConnection | None = None,
 ) -> None:
     """One provider's extract, normalize and load; `target` (another engine's dlt
     destination and working folder) replaces the DuckDB file's; `extracted` is told when
-    the extraction ended."""
+    the extraction ended; `shared`, an open connection to the DuckDB file, is the one dlt
+    works through (`pipelines.warehouse.destination`)."""
     outcome.started_at = runs.now()
     try:
-        pipeline = _extract(warehouse, made, outcome, database, target)
+        pipeline = _extract(warehouse, made, outcome, database, target, shared)
     finally:
         if extracted is not None:
             extracted.done()
     outcome.window_start = runs.window_start(made[0])
     if pipeline is not None:
-        _finish(pipeline, outcome, database, None if target else warehouse)
+        _finish(pipeline, outcome, database, None if target else warehouse, shared)
     outcome.finished_at = runs.now()
 
 
 def _extract(
     warehouse: Path, made: tuple[Any, Meter], outcome: ProviderResult,
     database: threading.Lock, target: tuple[Any, Path] | None = None,
+    shared: duckdb.DuckDBPyConnection | None = None,
 ) -> dlt.Pipeline | None:
     """Restore state, finish what a killed run left, and extract: the pipeline, or None
     when the provider failed (`outcome.error` says why)."""
     source, meter = made
     began = time.monotonic()
-    into, workdir = target or (destination(warehouse), pipelines_dir(warehouse))
+    into, workdir = target or (destination(warehouse, con=shared), pipelines_dir(warehouse))
     pipeline = dlt.pipeline(
         pipeline_name=f"callsync_{outcome.slug}",
         destination=into,
@@ -279,7 +286,7 @@ def _extract(
                 log.info("%s: finishing the load a previous run left", outcome.slug)
                 finish_normalize_commit(pipeline, outcome.slug)
                 pipeline.normalize()
-                _load(pipeline, None if target else warehouse)
+                _load(pipeline, None if target else warehouse, shared)
         with _timed(outcome.slug, "extracted"):
             pipeline.extract(source)
         failpoint("after_extract")
@@ -315,7 +322,8 @@ def finish_normalize_commit(pipeline: dlt.Pipeline, slug: str) -> None:
 
 
 def _finish(pipeline: dlt.Pipeline, outcome: ProviderResult, database: threading.Lock,
-            warehouse: Path | None = None) -> None:
+            warehouse: Path | None = None,
+            shared: duckdb.DuckDBPyConnection | None = None) -> None:
     """Normalize and load what `_extract` left in the working folder (into `warehouse`,
     the DuckDB file, if given: with the memory ceiling as a fallback)."""
     began = time.monotonic()
@@ -324,7 +332,7 @@ def _finish(pipeline: dlt.Pipeline, outcome: ProviderResult, database: threading
             pipeline.normalize()
         failpoint("after_normalize")
         with database, _timed(outcome.slug, "loaded"):
-            _load(pipeline, warehouse)
+            _load(pipeline, warehouse, shared)
         failpoint("after_load")
         outcome.ok = True
     except Exception as exc:
@@ -344,11 +352,12 @@ def _finish(pipeline: dlt.Pipeline, outcome: ProviderResult, database: threading
                     outcome.others += n
 
 
-def _load(pipeline: dlt.Pipeline, warehouse: Path | None) -> None:
+def _load(pipeline: dlt.Pipeline, warehouse: Path | None,
+          shared: duckdb.DuckDBPyConnection | None = None) -> None:
     if warehouse is None:  # another engine's destination
         pipeline.load()
     else:
-        memory.load(pipeline, warehouse)
+        memory.load(pipeline, warehouse, shared)
 
 
 @contextmanager

@@ -119,17 +119,26 @@ def settings(roomy: bool = False) -> dict[str, Any]:
             "preserve_insertion_order": False, "allocator_background_threads": True}
 
 
-def destination(warehouse: Path, roomy: bool = False) -> Any:
+def destination(warehouse: Path, roomy: bool = False,
+                con: duckdb.DuckDBPyConnection | None = None) -> Any:
     """dlt's DuckDB destination for `warehouse`, with the memory settings; unless `roomy`,
     under `LOAD_MEMORY_LIMIT` on one thread: each thread inserting rows holds ~80 MB
     beyond the cap (an INSERT of 1M SIPSIM calls from parquet peaked ~330 MiB above the
     process on 2 threads under 128 MB, ~210 on one, ~150 on one under 64 MB, for a load
-    1-2 s longer)."""
+    1-2 s longer).
+
+    With `con` (a connection to `warehouse`, see `shared`), dlt works through it instead
+    of opening the file itself, and applies the settings to it each time it starts.
+    """
     config = settings(roomy)
     if not roomy:
         config["memory_limit"] = _smaller(LOAD_MEMORY_LIMIT, config["memory_limit"])
         config["threads"] = 1
-    return dlt.destinations.duckdb({"database": str(warehouse), "global_config": config})
+    if con is None:
+        return dlt.destinations.duckdb({"database": str(warehouse), "global_config": config})
+    from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
+    return dlt.destinations.duckdb(DuckDbCredentials(con, global_config=config))
 
 
 def connect(warehouse: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
