@@ -186,6 +186,9 @@ def run(
     return result
 
 
+CHECKPOINT_ROWS = 10_000  # a load of more rows is checkpointed at once (a no-op's are not)
+
+
 class Refused(ConfigError):
     """The configuration of every chosen provider was refused: nothing was started."""
 
@@ -356,8 +359,15 @@ def _load(pipeline: dlt.Pipeline, warehouse: Path | None,
           shared: duckdb.DuckDBPyConnection | None = None) -> None:
     if warehouse is None:  # another engine's destination
         pipeline.load()
-    else:
-        memory.load(pipeline, warehouse, shared)
+        return
+    memory.load(pipeline, warehouse, shared)
+    trace = pipeline.last_trace
+    normalized = trace.last_normalize_info if trace else None
+    rows = sum(normalized.row_counts.values()) if normalized else 0
+    if shared is not None and rows >= CHECKPOINT_ROWS:
+        # as closing the file after each load did: four providers at 1M calls peaked
+        # ~50 MiB higher without it (499-535 MiB against 448-495, alternated)
+        shared.execute("checkpoint")
 
 
 @contextmanager
