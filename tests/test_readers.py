@@ -232,7 +232,8 @@ def test_a_parquet_file_is_rewritten_only_when_its_table_changed(
     with duckdb.connect() as con:
         con.execute(f"copy (select 1 as day) to '{stale}' (format parquet)")
     assert callsync("publish", cwd=isolated).code == 0
-    assert inodes()["calls_daily"] != after["calls_daily"]
+    # rewritten: it holds the table again (not told by its inode, which the file system
+    # may hand from the hand-written file to the new one)
     for table in ("calls", "calls_daily", "sync_runs"):
         assert (query(warehouse, f"select count(*), sum(hash(*columns(*))) from {table}")
                 == query(warehouse, "select count(*), sum(hash(*columns(*))) from "
