@@ -39,6 +39,7 @@ from sources._config import where
 from sources._http import ConfigError, Meter, ProviderError
 
 log = logging.getLogger("callsync.sync")
+CHECKPOINT_ROWS = 10_000  # a load of more rows is checkpointed at once (a no-op's are not)
 
 
 @dataclass
@@ -166,9 +167,9 @@ def run(
         target = (spark.destination(), pipelines_dir(warehouse)) if spark else None
         # the parser's DuckDB and what extraction freed go back before the last load
         extracted = memory.Countdown(len(started), release_memory)
-        # the providers' pipelines restore and load through one open database: each
-        # opening the file itself opened it 3-4 times a load (~15 ms each, and a
-        # checkpoint at each close; 0.3 s of a no-op of all four at 1M calls)
+        # the providers' pipelines restore and load through one open connection: dlt
+        # opening the file itself did so 3 times a load and once a restore (~15 ms each,
+        # a checkpoint at each close: 0.3 s of an all-four no-op at 1M calls)
         with Progress(meters), memory.trimming(), \
                 (nullcontext() if spark else connect(warehouse)) as shared, \
                 ThreadPoolExecutor(max_workers=max(1, len(started))) as pool:
@@ -184,9 +185,6 @@ def run(
         if publishing:
             result.publish_error = readers.publish_quietly(warehouse)
     return result
-
-
-CHECKPOINT_ROWS = 10_000  # a load of more rows is checkpointed at once (a no-op's are not)
 
 
 class Refused(ConfigError):
