@@ -340,17 +340,21 @@ def _finish(pipeline: dlt.Pipeline, outcome: ProviderResult, database: threading
         _failed(outcome, exc)
     finally:
         outcome.seconds += time.monotonic() - began
-        trace = pipeline.last_trace
-        normalize = trace.last_normalize_info if trace else None
-        if normalize is not None:
-            calls = PROVIDERS[outcome.slug].call_tables
-            for table, n in normalize.row_counts.items():
-                if table.startswith("_dlt"):
-                    continue
-                if table in calls:
-                    outcome.records += n
-                else:
-                    outcome.others += n
+        calls = PROVIDERS[outcome.slug].call_tables
+        for table, n in _normalized(pipeline).items():
+            if table.startswith("_dlt"):
+                continue
+            if table in calls:
+                outcome.records += n
+            else:
+                outcome.others += n
+
+
+def _normalized(pipeline: dlt.Pipeline) -> dict[str, int]:
+    """Rows per table of the pipeline's last normalize ({} if it has none)."""
+    trace = pipeline.last_trace
+    normalize = trace.last_normalize_info if trace else None
+    return dict(normalize.row_counts) if normalize is not None else {}
 
 
 def _load(pipeline: dlt.Pipeline, warehouse: Path | None,
@@ -359,10 +363,7 @@ def _load(pipeline: dlt.Pipeline, warehouse: Path | None,
         pipeline.load()
         return
     memory.load(pipeline, warehouse, shared)
-    trace = pipeline.last_trace
-    normalized = trace.last_normalize_info if trace else None
-    rows = sum(normalized.row_counts.values()) if normalized else 0
-    if shared is not None and rows >= CHECKPOINT_ROWS:
+    if shared is not None and sum(_normalized(pipeline).values()) >= CHECKPOINT_ROWS:
         # as closing the file after each load did: four providers at 1M calls peaked
         # ~50 MiB higher without it (499-535 MiB against 448-495, alternated)
         shared.execute("checkpoint")

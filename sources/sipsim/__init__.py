@@ -101,7 +101,7 @@ def sipsim_source(
     reread = Reread(follow)
     resources = [_calls(client, call_cursor(start, lag, backfill, now=began), reread)]
     if follow:
-        resources.append(calls_followed(client, [call.call_id for call in follow], reread))
+        resources.append(calls_followed(client, follow, reread))
     return resources
 
 
@@ -127,12 +127,11 @@ def _calls(client: SipsimClient, incremental: dlt.sources.incremental[datetime],
 
 
 @dlt.resource(name="calls_followed", table_name="calls", write_disposition="append")
-def calls_followed(client: SipsimClient, call_ids: list[str], reread: Reread | None = None
+def calls_followed(client: SipsimClient, calls: list[Unfinished], reread: Reread | None = None
                    ) -> Iterator[pa.Table | None]:
     """The current record of each unfinished call, fetched by id (no cursor: the
     incremental of `calls` never moves because of these); with `reread`, after the walk,
     only of the calls it did not load again."""
     if reread is not None:
-        yield from reread.wait()
-        call_ids = [call_id for call_id in call_ids if not reread.loaded(call_id)]
-    yield calls_table(client.calls_by_id(call_ids))
+        calls = yield from reread.unseen(calls)
+    yield calls_table(client.calls_by_id([call.call_id for call in calls]))
